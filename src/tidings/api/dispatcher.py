@@ -1,0 +1,116 @@
+"""One RPC dispatcher for every transport: frame in, frame out.
+
+A frame is decoded into the envelope, the method is looked up, its params are
+decoded into the method's typed struct, and the handler's result (or a
+``TidingsError``) is encoded back. Nothing a client sends can raise out of
+``dispatch``: unexpected exceptions become ``INTERNAL`` and are logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import msgspec
+from prometheus_client import Counter
+
+from tidings import wire
+from tidings.api.schemas import Params
+from tidings.errors import ErrorCode, TidingsError
+from tidings.services.auth import Identity
+from tidings.services.container import Services
+
+log = logging.getLogger(__name__)
+
+REQUESTS = Counter("tidings_requests_total", "RPC requests by method and outcome",
+                   ["method", "outcome"])
+
+
+class Caller(Protocol):
+    """The connection a request came on (implemented by each transport)."""
+
+    user_id: int | None
+    device_id: int | None
+
+    async def authenticate(self, identity: Identity) -> None: ...
+
+
+Handler = Callable[[Services, Caller, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    params: type[Params]
+    handler: Handler
+    public: bool = False  # callable before authentication
+
+
+class Envelope(msgspec.Struct, frozen=True):
+    method: str
+    id: int | str | None = None
+    params: msgspec.Raw = msgspec.Raw(b"{}")
+
+
+_envelope = msgspec.json.Decoder(Envelope)
+
+
+def error_frame(request_id: Any, error: TidingsError) -> bytes:
+    return wire.encode({"id": request_id, "error": error.to_wire()})
+
+
+class Dispatcher:
+    def __init__(self, services: Services, methods: Iterable[Method]) -> None:
+        self.services = services
+        self.methods = {m.name: m for m in methods}
+        self._decoders = {m.name: msgspec.json.Decoder(m.params) for m in self.methods.values()}
+
+    async def dispatch(self, caller: Caller, frame: bytes | str) -> bytes:
+        try:
+            envelope = _envelope.decode(frame)
+        except msgspec.DecodeError as exc:
+            return error_frame(guess_request_id(frame), TidingsError(
+                ErrorCode.BAD_FRAME, f"not a request frame: {exc}"))
+        method = self.methods.get(envelope.method)
+        outcome = "ok"
+        try:
+            if method is None:
+                raise TidingsError(ErrorCode.METHOD_NOT_FOUND,
+                                   f"no method {envelope.method!r}")
+            if not method.public and caller.user_id is None:
+                raise TidingsError(ErrorCode.UNAUTHORIZED,
+                                   "authenticate first: auth.register, auth.login or auth.token")
+            params = self._decode_params(method, envelope.params)
+            result = await method.handler(self.services, caller, params)
+            return wire.encode({"id": envelope.id, "result": result})
+        except TidingsError as exc:
+            outcome = exc.code.value
+            return error_frame(envelope.id, exc)
+        except Exception:
+            outcome = ErrorCode.INTERNAL.value
+            log.exception("method %s failed", envelope.method)
+            return error_frame(envelope.id, TidingsError(ErrorCode.INTERNAL,
+                                                         "internal error; it has been logged"))
+        finally:
+            REQUESTS.labels(envelope.method if method else "unknown", outcome).inc()
+
+    def _decode_params(self, method: Method, raw: msgspec.Raw) -> Params:
+        try:
+            return self._decoders[method.name].decode(raw)  # type: ignore[no-any-return]
+        except msgspec.ValidationError as exc:
+            raise TidingsError(ErrorCode.INVALID_PARAMS, f"{method.name}: {exc}") from exc
+        except msgspec.DecodeError as exc:
+            raise TidingsError(ErrorCode.BAD_FRAME, f"params are not valid JSON: {exc}") from exc
+
+
+def guess_request_id(frame: bytes | str) -> Any:
+    """The id of a frame that is JSON but not a valid request, else None."""
+    try:
+        value = wire.decode(frame)
+    except msgspec.DecodeError:
+        return None
+    if isinstance(value, dict) and isinstance(value.get("id"), int | str):
+        return value["id"]
+    return None

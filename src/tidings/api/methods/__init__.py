@@ -1,0 +1,16 @@
+"""RPC handlers, one module per area. Handlers are thin: unpack params, call
+one service, shape the result."""
+
+from __future__ import annotations
+
+from tidings.api.dispatcher import Method
+from tidings.api.methods import auth, chats, messages, sync, users
+from tidings.api.methods.registry import Registry
+
+
+def all_methods() -> list[Method]:
+    methods: list[Method] = []
+    for module in (auth, users, chats, messages, sync):
+        registry: Registry = module.registry
+        methods += registry.methods
+    return methods

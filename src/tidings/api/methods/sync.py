@@ -1,0 +1,34 @@
+"""sync.*"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tidings.api import schemas as s
+from tidings.api.dispatcher import Caller
+from tidings.api.methods.registry import Registry, require_user
+from tidings.errors import invalid
+from tidings.services.container import Services
+
+registry = Registry()
+
+
+@registry.method("sync.get_state", s.Empty)
+async def get_state(sv: Services, caller: Caller, p: s.Empty) -> Any:
+    return await sv.sync.get_state(require_user(caller.user_id))
+
+
+@registry.method("sync.get_difference", s.Difference)
+async def get_difference(sv: Services, caller: Caller, p: s.Difference) -> Any:
+    try:
+        known = {int(chat_id): pts for chat_id, pts in p.chats.items()}
+    except ValueError as exc:
+        raise invalid("chats keys must be chat ids", field="chats") from exc
+    return await sv.sync.get_difference(require_user(caller.user_id), p.seq, known, p.limit)
+
+
+@registry.method("sync.get_chat_difference", s.ChatDifference)
+async def get_chat_difference(sv: Services, caller: Caller, p: s.ChatDifference) -> Any:
+    diff = await sv.sync.get_chat_difference(require_user(caller.user_id), p.chat_id, p.pts,
+                                             p.limit)
+    return {"pts": diff.pts, "updates": diff.updates, "too_long": diff.too_long}

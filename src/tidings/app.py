@@ -1,0 +1,120 @@
+"""The composition root: builds every part from the settings and passes
+dependencies explicitly. ``TidingsServer`` is what ``tidings serve`` runs and
+what the tests start on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+from pathlib import Path
+
+from aiohttp import web
+
+from tidings.api.dispatcher import Dispatcher
+from tidings.api.methods import all_methods
+from tidings.bus.base import Bus
+from tidings.bus.local import LocalBus
+from tidings.clock import Clock, SystemClock
+from tidings.config import Settings
+from tidings.db.database import Database
+from tidings.db.engine import create_engine
+from tidings.db.migrate import migrate
+from tidings.services.container import Services
+from tidings.transport.server import Node
+
+log = logging.getLogger(__name__)
+
+
+def load_secret(settings: Settings) -> str:
+    """The token signing key: configured, or generated once into the data dir.
+    Several nodes must share one configured key."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
+def create_bus(settings: Settings) -> Bus:
+    if settings.bus == "redis":
+        from tidings.bus.redis import RedisBus
+
+        return RedisBus(settings.redis_url, channel=f"{settings.bus_channel_prefix}:events")
+    return LocalBus()
+
+
+def open_database(settings: Settings) -> Database:
+    return Database(create_engine(
+        settings.database_url, settings.sqlite_path,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        pool_min=settings.pg_pool_min, pool_max=settings.pg_pool_max,
+    ))
+
+
+class TidingsServer:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.db = open_database(settings)
+        self.services = Services.build(settings, self.clock, self.db, create_bus(settings),
+                                       load_secret(settings))
+        self.node = Node(settings, self.services, Dispatcher(self.services, all_methods()))
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.settings.host}:{self.port}/ws"
+
+    async def start(self) -> None:
+        await self.db.engine.open()
+        await migrate(self.db, self.clock.now())
+        await self.services.start()
+        self._runner = web.AppRunner(self.node.app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port,
+                           reuse_address=True)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        self.node.ready = True
+        log.info("tidings serving on %s (%s)", self.url, self.db.engine.name)
+
+    async def stop(self) -> None:
+        await self.node.shutdown()
+        await self.services.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.db.engine.close()
+
+    async def serve_forever(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+            log.info("stopping: draining connections")
+        finally:
+            await self.stop()
+
+
+def run(settings: Settings) -> None:
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    server = TidingsServer(settings)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is optional off Linux
+        asyncio.run(server.serve_forever())
+    else:
+        uvloop.run(server.serve_forever())

@@ -1,0 +1,59 @@
+"""The bus interface and the event it carries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import msgspec
+
+
+class BusEvent(msgspec.Struct, frozen=True, tag_field="t"):
+    """Committed updates for delivery.
+
+    ``frame`` is the push frame, already encoded once (shared by every
+    recipient on every node). ``joined``/``left`` tell hubs to change who
+    follows a chat before/after delivering; ``close_devices`` asks hubs to
+    close those devices' connections after delivering (device revoked).
+    """
+
+
+class ChatEvent(BusEvent, frozen=True, tag="c"):
+    chat_id: int
+    frame: bytes
+    joined: list[int] = []
+    left: list[int] = []
+
+
+class UserEvent(BusEvent, frozen=True, tag="u"):
+    user_id: int
+    frame: bytes
+    joined_chats: list[int] = []
+    left_chats: list[int] = []
+    close_devices: list[int] = []
+
+
+AnyEvent = ChatEvent | UserEvent
+Deliver = Callable[[AnyEvent], None]
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(list[AnyEvent])
+
+
+def encode_events(events: list[AnyEvent]) -> bytes:
+    return _encoder.encode(events)
+
+
+def decode_events(data: bytes) -> list[AnyEvent]:
+    return _decoder.decode(data)
+
+
+class Bus(Protocol):
+    """Publish never blocks and never fails the caller: the updates are
+    already committed, and a device that misses a push catches up by pts."""
+
+    async def start(self, deliver: Deliver) -> None: ...
+
+    def publish(self, event: AnyEvent) -> None: ...
+
+    async def close(self) -> None: ...

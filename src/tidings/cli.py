@@ -1,0 +1,132 @@
+"""The ``tidings`` command line: serve, migrate, config, bench."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import tomli_w
+from pydantic import ValidationError
+
+from tidings.config import Settings, load_settings
+
+_COMMON = [
+    click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
+                 help="TOML settings file"),
+    click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+                 help="where the SQLite file, media and the secret key live"),
+    click.option("--database-url", default=None, help="postgresql://... for PostgreSQL"),
+]
+
+
+def common_options(fn: Any) -> Any:
+    for option in reversed(_COMMON):
+        fn = option(fn)
+    return fn
+
+
+def settings_from(config_file: Path | None, **flags: Any) -> Settings:
+    try:
+        return load_settings(config_file, **flags)
+    except (ValidationError, FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(f"invalid configuration:\n{exc}") from exc
+
+
+def setup_logging(settings: Settings) -> None:
+    level = "DEBUG" if settings.dev else settings.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.group()
+@click.version_option(package_name="tidings")
+def main() -> None:
+    """tidings: an instant-messaging backend."""
+
+
+@main.command()
+@common_options
+@click.option("--host", default=None, help="address to bind (default 127.0.0.1)")
+@click.option("--port", type=int, default=None, help="port (default 8080)")
+@click.option("--bus", type=click.Choice(["local", "redis"]), default=None)
+@click.option("--redis-url", default=None)
+@click.option("--dev", is_flag=True, default=None, help="debug logging")
+def serve(config_file: Path | None, **flags: Any) -> None:
+    """Serve WebSocket, health and metrics on one port."""
+    from tidings.app import run
+
+    settings = settings_from(config_file, **flags)
+    setup_logging(settings)
+    run(settings)
+
+
+@main.command()
+@common_options
+def migrate(config_file: Path | None, **flags: Any) -> None:
+    """Apply pending schema migrations and exit."""
+    from tidings.app import open_database
+    from tidings.clock import SystemClock
+    from tidings.db.migrate import migrate as apply
+
+    settings = settings_from(config_file, **flags)
+    setup_logging(settings)
+
+    async def go() -> list[str]:
+        db = open_database(settings)
+        await db.engine.open()
+        try:
+            return [f"{m.version:04d}_{m.name}" for m in await apply(db, SystemClock().now())]
+        finally:
+            await db.engine.close()
+
+    applied = asyncio.run(go())
+    click.echo("applied: " + ", ".join(applied) if applied else "schema is up to date")
+
+
+@main.group()
+def config() -> None:
+    """Generate, validate or show settings."""
+
+
+@config.command("generate")
+def config_generate() -> None:
+    """Print a TOML file with every setting at its default."""
+    defaults = Settings().model_dump(mode="json", exclude_none=True)
+    click.echo(tomli_w.dumps(defaults))
+
+
+@config.command("validate")
+@click.argument("path", type=click.Path(path_type=Path))
+def config_validate(path: Path) -> None:
+    """Check a TOML settings file (with the environment applied)."""
+    settings_from(path)
+    click.echo(f"{path}: ok")
+
+
+@config.command("show")
+@common_options
+def config_show(config_file: Path | None, **flags: Any) -> None:
+    """Print the settings in force, secrets hidden."""
+    settings = settings_from(config_file, **flags)
+    shown = settings.model_dump(mode="json")
+    if shown.get("secret_key"):
+        shown["secret_key"] = "***"
+    click.echo(json.dumps(shown, indent=2, sort_keys=True))
+
+
+def _register_bench() -> None:
+    try:
+        from tidings.bench.cli import bench
+    except ImportError:  # pragma: no cover
+        return
+    main.add_command(bench)
+
+
+_register_bench()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Named transactions. Every read and write goes through ``Database.read`` or
+``Database.write`` with a name, which shows in logs and metrics (after
+Synapse's ``runInteraction``). Functions run inside are named ``*_txn``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TypeVar
+
+from prometheus_client import Counter, Histogram
+
+from tidings.db.engine import Engine, TxnFn
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+TXN_SECONDS = Histogram(
+    "tidings_db_txn_seconds",
+    "Time spent in database transactions, by name",
+    ["name"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+TXN_ERRORS = Counter("tidings_db_txn_errors_total", "Failed transactions, by name", ["name"])
+
+
+class Database:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def write(self, name: str, fn: TxnFn[T]) -> T:
+        return await self._run(name, fn, write=True)
+
+    async def read(self, name: str, fn: TxnFn[T]) -> T:
+        return await self._run(name, fn, write=False)
+
+    async def _run(self, name: str, fn: TxnFn[T], *, write: bool) -> T:
+        start = time.perf_counter()
+        try:
+            return await self.engine.run(fn, write=write)
+        except Exception:
+            TXN_ERRORS.labels(name).inc()
+            raise
+        finally:
+            TXN_SECONDS.labels(name).observe(time.perf_counter() - start)

@@ -1,0 +1,261 @@
+"""SQLite and PostgreSQL behind one small interface.
+
+Store code writes one SQL text with ``$1``-style placeholders; this module is
+the only place that knows what differs between the two engines: placeholder
+style, DDL tokens in migrations, ``IN``-lists versus ``= ANY``, and how a
+transaction is opened. Nothing else in the tree checks which engine it runs on.
+
+SQLite runs on the event-loop thread with one connection. Measured on this
+machine class, a hop to a thread per query costs several times the query
+itself; a transaction here never awaits anything that yields, so two
+transactions cannot interleave, and writes are additionally serialised by a
+lock. PostgreSQL uses an asyncpg pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+Row = Any  # sqlite3.Row or asyncpg.Record: both index by name and position
+
+
+class Txn(Protocol):
+    """What a ``*_txn`` function may do inside a transaction."""
+
+    engine: Engine
+
+    async def execute(self, sql: str, *args: Any) -> None: ...
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+
+    async def fetchval(self, sql: str, *args: Any) -> Any: ...
+
+    def call_after(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the transaction has committed (never on rollback)."""
+        ...
+
+
+TxnFn = Callable[[Txn], Awaitable[T]]
+
+
+class Engine(Protocol):
+    name: str
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def run(self, fn: TxnFn[T], *, write: bool) -> T: ...
+
+    def render_ddl(self, sql: str) -> str: ...
+
+    def any_of(self, column: str, first: int, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """SQL testing ``column`` against a list, with placeholders from ``$first``."""
+        ...
+
+    def is_unique_violation(self, exc: BaseException) -> bool: ...
+
+
+class _AfterCommit:
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[], None]] = []
+
+    def call_after(self, callback: Callable[[], None]) -> None:
+        self.callbacks.append(callback)
+
+
+# -- SQLite -----------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+@lru_cache(maxsize=1024)
+def _sqlite_sql(sql: str) -> str:
+    return _PLACEHOLDER.sub(r"?\1", sql)
+
+
+class SqliteTxn(_AfterCommit):
+    def __init__(self, engine: SqliteEngine, conn: sqlite3.Connection) -> None:
+        super().__init__()
+        self.engine = engine
+        self._conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        self._conn.execute(_sqlite_sql(sql), args)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._conn.executemany(_sqlite_sql(sql), rows)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return self._conn.execute(_sqlite_sql(sql), args).fetchall()
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        return self._conn.execute(_sqlite_sql(sql), args).fetchone()
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        row = self._conn.execute(_sqlite_sql(sql), args).fetchone()
+        return None if row is None else row[0]
+
+
+class SqliteEngine:
+    name = "sqlite"
+
+    def __init__(self, path: Path, *, synchronous: str = "normal") -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._conn: sqlite3.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA cache_size=-65536")
+        self._conn = conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            async with self._write_lock:
+                self._conn.close()
+                self._conn = None
+
+    async def run(self, fn: TxnFn[T], *, write: bool) -> T:
+        if self._conn is None:
+            raise RuntimeError("database is closed")
+        if write:
+            async with self._write_lock:
+                return await self._run(fn, "BEGIN IMMEDIATE")
+        return await self._run(fn, "BEGIN")
+
+    async def _run(self, fn: TxnFn[T], begin: str) -> T:
+        conn = self._conn
+        assert conn is not None
+        txn = SqliteTxn(self, conn)
+        conn.execute(begin)
+        try:
+            result = await fn(txn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        for callback in txn.callbacks:
+            callback()
+        return result
+
+    def render_ddl(self, sql: str) -> str:
+        return (
+            sql.replace("{{id_pk}}", "INTEGER PRIMARY KEY AUTOINCREMENT")
+            .replace("{{without_rowid}}", "WITHOUT ROWID")
+            .replace("{{blob}}", "BLOB")
+        )
+
+    def any_of(self, column: str, first: int, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        marks = ",".join(f"${first + i}" for i in range(len(values)))
+        return f"{column} IN ({marks})", list(values)
+
+    def is_unique_violation(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+
+# -- PostgreSQL ---------------------------------------------------------------
+
+
+class PostgresTxn(_AfterCommit):
+    def __init__(self, engine: PostgresEngine, conn: Any) -> None:
+        super().__init__()
+        self.engine = engine
+        self._conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        await self._conn.execute(sql, *args)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._conn.executemany(sql, rows)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return list(await self._conn.fetch(sql, *args))
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        return await self._conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await self._conn.fetchval(sql, *args)
+
+
+class PostgresEngine:
+    name = "postgres"
+
+    def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 8) -> None:
+        self.dsn = dsn
+        self.min_size = min_size
+        self.max_size = max_size
+        self._pool: Any = None
+
+    async def open(self) -> None:
+        import asyncpg
+
+        self._pool = await asyncpg.create_pool(
+            self.dsn, min_size=self.min_size, max_size=self.max_size
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def run(self, fn: TxnFn[T], *, write: bool) -> T:
+        if self._pool is None:
+            raise RuntimeError("database is closed")
+        async with self._pool.acquire() as conn:
+            txn = PostgresTxn(self, conn)
+            # Reads use a read-only transaction so a multi-query read sees one snapshot.
+            async with conn.transaction(readonly=not write, isolation="repeatable_read"
+                                        if not write else "read_committed"):
+                result = await fn(txn)
+        for callback in txn.callbacks:
+            callback()
+        return result
+
+    def render_ddl(self, sql: str) -> str:
+        return (
+            sql.replace("{{id_pk}}", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+            .replace("{{without_rowid}}", "")
+            .replace("{{blob}}", "BYTEA")
+        )
+
+    def any_of(self, column: str, first: int, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(${first})", [list(values)]
+
+    def is_unique_violation(self, exc: BaseException) -> bool:
+        import asyncpg
+
+        return isinstance(exc, asyncpg.UniqueViolationError)
+
+
+def create_engine(
+    database_url: str | None,
+    sqlite_path: Path,
+    *,
+    sqlite_synchronous: str = "normal",
+    pool_min: int = 2,
+    pool_max: int = 8,
+) -> Engine:
+    if database_url and database_url.startswith(("postgres://", "postgresql://")):
+        return PostgresEngine(database_url, min_size=pool_min, max_size=pool_max)
+    return SqliteEngine(sqlite_path, synchronous=sqlite_synchronous)

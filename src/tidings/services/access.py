@@ -1,0 +1,60 @@
+"""Who may see and do what in a chat: visibility ranges and role checks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tidings.errors import ErrorCode, TidingsError, forbidden, not_a_member
+from tidings.store.chats import ChatRow, MemberRow
+
+ADMIN_ROLES = frozenset({"owner", "admin"})
+POSTING_ROLES_IN_CHANNEL = ADMIN_ROLES
+
+
+def chat_missing(chat_id: int) -> TidingsError:
+    return TidingsError(ErrorCode.CHAT_NOT_FOUND, f"no chat {chat_id}", chat_id=chat_id)
+
+
+def visible_from(chat: ChatRow, member: MemberRow) -> int:
+    """The first pts this member may see."""
+    return 1 if chat.history_visibility == "full" else member.joined_pts
+
+
+def visible_upto(chat: ChatRow, member: MemberRow) -> int:
+    """The last pts this member may see: where they left, or the chat's pts."""
+    return member.left_pts if member.left_pts is not None else chat.pts
+
+
+def require_active(member: MemberRow | None, chat_id: int) -> MemberRow:
+    if member is None or not member.active:
+        raise not_a_member(chat_id)
+    return member
+
+
+def require_seen(member: MemberRow | None, chat_id: int) -> MemberRow:
+    """A current or former member: reading what they could see stays allowed."""
+    if member is None:
+        raise not_a_member(chat_id)
+    return member
+
+
+def require_admin(member: MemberRow, action: str) -> None:
+    if member.role not in ADMIN_ROLES:
+        raise forbidden(f"only the owner or an admin may {action}")
+
+
+def check_can_post(chat: ChatRow, member: MemberRow) -> None:
+    if chat.kind == "channel" and member.role not in POSTING_ROLES_IN_CHANNEL:
+        raise forbidden("only the owner and admins post in a channel", chat_id=chat.chat_id)
+    if member.role in ("readonly", "restricted"):
+        raise forbidden("your role in this chat may not post", chat_id=chat.chat_id)
+
+
+def check_not_expired(chat: ChatRow, now: int) -> None:
+    if chat.expire_at and now >= chat.expire_at:
+        raise TidingsError(ErrorCode.CHAT_EXPIRED, f"this chat expired at {iso_utc(chat.expire_at)}",
+                           chat_id=chat.chat_id, expire_at=chat.expire_at)
+
+
+def iso_utc(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,114 @@
+"""Registration, login and token resume. Each login creates a device."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from tidings.clock import Clock
+from tidings.config import Settings
+from tidings.db.database import Database
+from tidings.db.engine import Txn
+from tidings.errors import ErrorCode, TidingsError, invalid
+from tidings.services.credentials import Passwords, Tokens
+from tidings.store import users
+
+_USERNAME = re.compile(r"^[a-z0-9_.]+$")
+
+
+class Identity(msgspec.Struct, frozen=True):
+    user_id: int
+    device_id: int
+    token: str | None = None
+
+
+class AuthService:
+    def __init__(self, db: Database, clock: Clock, settings: Settings, passwords: Passwords,
+                 tokens: Tokens) -> None:
+        self._db = db
+        self._clock = clock
+        self._settings = settings
+        self._passwords = passwords
+        self._tokens = tokens
+
+    def check_username(self, username: str) -> str:
+        s = self._settings
+        name = username.strip().lower()
+        if not s.username_min_length <= len(name) <= s.username_max_length:
+            raise invalid(f"username must be {s.username_min_length} to "
+                          f"{s.username_max_length} characters", field="username")
+        if not _USERNAME.match(name):
+            raise invalid("username may contain only letters, digits, '_' and '.'",
+                          field="username")
+        return name
+
+    def check_password(self, password: str) -> None:
+        s = self._settings
+        if len(password) < s.password_min_length:
+            raise invalid(f"password must be at least {s.password_min_length} characters",
+                          field="password")
+        if len(password) > s.password_max_length:
+            raise invalid(f"password must be at most {s.password_max_length} characters",
+                          field="password")
+
+    def _device_name(self, name: str | None) -> str:
+        name = (name or "").strip() or "unnamed device"
+        return name[:64]
+
+    async def register(self, username: str, password: str, device_name: str | None
+                       ) -> Identity:
+        name = self.check_username(username)
+        self.check_password(password)
+        password_hash = await self._passwords.hash(password)
+        now = self._clock.now()
+
+        async def register_txn(txn: Txn) -> tuple[int, int]:
+            if await users.get_user_by_name_txn(txn, name) is not None:
+                raise TidingsError(ErrorCode.USERNAME_TAKEN, f"username {name!r} is taken")
+            user_id = await users.insert_user_txn(txn, name, password_hash, now)
+            device_id = await users.insert_device_txn(
+                txn, user_id, self._device_name(device_name), now)
+            return user_id, device_id
+
+        try:
+            user_id, device_id = await self._db.write("register", register_txn)
+        except Exception as exc:
+            if self._db.engine.is_unique_violation(exc):
+                raise TidingsError(ErrorCode.USERNAME_TAKEN,
+                                   f"username {name!r} is taken") from exc
+            raise
+        return Identity(user_id, device_id, self._tokens.issue(user_id, device_id, now))
+
+    async def login(self, username: str, password: str, device_name: str | None) -> Identity:
+        name = username.strip().lower()
+
+        async def find_txn(txn: Txn) -> users.UserRow | None:
+            return await users.get_user_by_name_txn(txn, name)
+
+        user = await self._db.read("find_user", find_txn)
+        if user is None or not await self._passwords.verify(user.password_hash, password):
+            raise TidingsError(ErrorCode.INVALID_CREDENTIALS, "wrong username or password")
+        now = self._clock.now()
+
+        async def device_txn(txn: Txn) -> int:
+            return await users.insert_device_txn(txn, user.user_id,
+                                                 self._device_name(device_name), now)
+
+        device_id = await self._db.write("login", device_txn)
+        return Identity(user.user_id, device_id, self._tokens.issue(user.user_id, device_id, now))
+
+    async def resume(self, token: str) -> Identity:
+        user_id, device_id = self._tokens.verify(token)
+        now = self._clock.now()
+
+        async def resume_txn(txn: Txn) -> bool:
+            device = await users.get_device_txn(txn, device_id)
+            if device is None or device.user_id != user_id or device.revoked_at is not None:
+                return False
+            await users.touch_device_txn(txn, device_id, now)
+            return True
+
+        if not await self._db.write("resume", resume_txn):
+            raise TidingsError(ErrorCode.UNAUTHORIZED, "this device was signed out")
+        return Identity(user_id, device_id)

@@ -1,0 +1,281 @@
+"""Chats and membership: direct chats, groups and channels, joining and leaving,
+the conversation list, and chat expiry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from tidings import wire
+from tidings.bus.base import Bus
+from tidings.clock import Clock
+from tidings.config import Settings
+from tidings.db.database import Database
+from tidings.db.engine import Txn
+from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
+from tidings.services import access
+from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
+from tidings.store import chats, messages, updates, users
+
+
+class ChatDetails(msgspec.Struct, frozen=True):
+    chat: wire.Chat
+    members: list[wire.Member]
+    role: str | None
+
+
+class ChatService:
+    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings) -> None:
+        self._db = db
+        self._bus = bus
+        self._clock = clock
+        self._settings = settings
+
+    # -- creating chats
+    async def direct(self, user_id: int, other_id: int) -> wire.Chat:
+        low, high = sorted((user_id, other_id))
+        key = f"{low}:{high}"
+
+        async def direct_txn(txn: Txn) -> wire.Chat:
+            existing = await chats.get_direct_chat_txn(txn, key)
+            if existing is not None:
+                return existing.to_wire()
+            await self._require_users_txn(txn, [other_id])
+            member_ids = [low] if low == high else [low, high]
+            return await self._create_txn(txn, "direct", "", None, key, member_ids,
+                                          {u: "member" for u in member_ids})
+
+        for _ in range(2):
+            try:
+                return await self._db.write("create_direct_chat", direct_txn)
+            except Exception as exc:
+                # Two nodes created the same pair at once: the loser reads the winner's chat.
+                if not self._db.engine.is_unique_violation(exc):
+                    raise
+        raise TidingsError(ErrorCode.UNAVAILABLE, "could not create the direct chat, retry")
+
+    async def create(self, user_id: int, kind: str, title: str, member_ids: list[int]
+                     ) -> wire.Chat:
+        if kind not in ("group", "channel"):
+            raise invalid("kind must be 'group' or 'channel'", field="kind")
+        title = title.strip()
+        if not 1 <= len(title) <= self._settings.max_title_length:
+            raise invalid(f"title must be 1 to {self._settings.max_title_length} characters",
+                          field="title")
+        others = sorted(set(member_ids) - {user_id})
+        self._check_batch(others, 0)
+        roles = {user_id: "owner", **{u: "member" for u in others}}
+
+        async def create_txn(txn: Txn) -> wire.Chat:
+            await self._require_users_txn(txn, others)
+            return await self._create_txn(txn, kind, title, user_id, None, [user_id, *others],
+                                          roles)
+
+        return await self._db.write("create_chat", create_txn)
+
+    async def _create_txn(self, txn: Txn, kind: str, title: str, creator_id: int | None,
+                          direct_key: str | None, member_ids: list[int], roles: dict[int, str]
+                          ) -> wire.Chat:
+        now = self._clock.now()
+        chat_id = await chats.insert_chat_txn(txn, kind, title, creator_id, direct_key, now,
+                                              "full" if kind == "direct" else "joined")
+        chat = await chats.get_chat_txn(txn, chat_id)
+        assert chat is not None
+        entries: list[tuple[str, dict[str, Any]]] = [
+            ("chat.created", {"chat": wire.to_builtins(chat.to_wire()), "by": creator_id})]
+        entries += [("member.joined", {"user_id": u, "role": roles[u], "by": creator_id})
+                    for u in member_ids]
+        ups = await updates.append_chat_updates_txn(txn, chat_id, now, entries)
+        for u in member_ids:
+            await chats.upsert_member_txn(txn, chat_id, u, roles[u], 1, now)
+        await chats.add_member_count_txn(txn, chat_id, len(member_ids))
+        final = await chats.get_chat_txn(txn, chat_id)
+        assert final is not None
+        publish_chat_on_commit(txn, self._bus, chat_id, ups, joined=member_ids)
+        await self._notify_joined_txn(txn, final, member_ids, 1, now)
+        return final.to_wire()
+
+    # -- membership
+    async def add_members(self, user_id: int, chat_id: int, user_ids: list[int]) -> int:
+        self._check_batch(user_ids, 1)
+
+        async def add_txn(txn: Txn) -> int:
+            chat, me = await self._load_active_txn(txn, chat_id, user_id)
+            if chat.kind == "direct":
+                raise forbidden("members cannot be added to a direct chat")
+            if chat.kind == "channel":
+                access.require_admin(me, "add members to a channel")
+            await self._require_users_txn(txn, user_ids)
+            current = await chats.get_members_txn(txn, chat_id, user_ids)
+            new = sorted({u for u in user_ids if u not in current or not current[u].active})
+            if not new:
+                return chat.pts
+            if chat.member_count + len(new) > self._settings.max_group_members:
+                raise forbidden(f"a chat holds at most {self._settings.max_group_members} "
+                                "members", limit=self._settings.max_group_members)
+            now = self._clock.now()
+            ups = await updates.append_chat_updates_txn(
+                txn, chat_id, now,
+                [("member.joined", {"user_id": u, "role": "member", "by": user_id}) for u in new])
+            for u, update in zip(new, ups, strict=True):
+                await chats.upsert_member_txn(txn, chat_id, u, "member", update["pts"], now)
+            await chats.add_member_count_txn(txn, chat_id, len(new))
+            publish_chat_on_commit(txn, self._bus, chat_id, ups, joined=new)
+            final = await chats.get_chat_txn(txn, chat_id)
+            assert final is not None
+            for u, update in zip(new, ups, strict=True):
+                await self._notify_joined_txn(txn, final, [u], update["pts"], now)
+            return final.pts
+
+        return await self._db.write("add_members", add_txn)
+
+    async def remove_member(self, user_id: int, chat_id: int, target_id: int) -> int:
+        if target_id == user_id:
+            return await self.leave(user_id, chat_id)
+
+        async def remove_txn(txn: Txn) -> int:
+            chat, me = await self._load_active_txn(txn, chat_id, user_id)
+            access.require_admin(me, "remove members")
+            target = await chats.get_member_txn(txn, chat_id, target_id)
+            if target is None or not target.active:
+                raise TidingsError(ErrorCode.NOT_FOUND, f"user {target_id} is not a member")
+            if target.role == "owner" or (target.role == "admin" and me.role != "owner"):
+                raise forbidden("only the owner may remove an admin; nobody removes the owner")
+            return await self._leave_txn(txn, chat, target_id, user_id)
+
+        return await self._db.write("remove_member", remove_txn)
+
+    async def leave(self, user_id: int, chat_id: int) -> int:
+        async def leave_txn(txn: Txn) -> int:
+            chat, me = await self._load_active_txn(txn, chat_id, user_id)
+            if chat.kind == "direct":
+                raise forbidden("a direct chat cannot be left")
+            entries: list[tuple[str, dict[str, Any]]] = []
+            heir = None
+            if me.role == "owner":
+                heir = await self._heir_txn(txn, chat_id, user_id)
+                if heir is not None:
+                    entries.append(("member.role", {"user_id": heir, "role": "owner",
+                                                    "by": user_id}))
+            pts = await self._leave_txn(txn, chat, user_id, user_id, before=entries)
+            if heir is not None:
+                await chats.set_role_txn(txn, chat_id, heir, "owner")
+            return pts
+
+        return await self._db.write("leave_chat", leave_txn)
+
+    async def _heir_txn(self, txn: Txn, chat_id: int, owner_id: int) -> int | None:
+        """Ownership passes to the longest-standing admin, else member."""
+        candidates = [m for m in await chats.active_members_txn(txn, chat_id, 10_000)
+                      if m.user_id != owner_id]
+        if not candidates:
+            return None
+        candidates.sort(key=lambda m: (m.role != "admin", m.joined_pts, m.user_id))
+        return candidates[0].user_id
+
+    async def _leave_txn(self, txn: Txn, chat: chats.ChatRow, target_id: int, by: int, *,
+                         before: list[tuple[str, dict[str, Any]]] | None = None) -> int:
+        now = self._clock.now()
+        entries = [*(before or []), ("member.left", {"user_id": target_id, "by": by})]
+        ups = await updates.append_chat_updates_txn(txn, chat.chat_id, now, entries)
+        left_pts = ups[-1]["pts"]
+        await chats.mark_left_txn(txn, chat.chat_id, target_id, left_pts)
+        await chats.add_member_count_txn(txn, chat.chat_id, -1)
+        publish_chat_on_commit(txn, self._bus, chat.chat_id, ups, left=[target_id])
+        uu = await updates.append_user_update_txn(
+            txn, target_id, now, "chat.left", {"chat_id": chat.chat_id, "pts": left_pts})
+        publish_user_on_commit(txn, self._bus, target_id, [uu], left_chats=[chat.chat_id])
+        return int(left_pts)
+
+    async def _notify_joined_txn(self, txn: Txn, chat: chats.ChatRow, user_ids: list[int],
+                                 joined_pts: int, now: int) -> None:
+        payload = {"chat": wire.to_builtins(chat.to_wire()), "joined_pts": joined_pts}
+        for u in user_ids:
+            uu = await updates.append_user_update_txn(txn, u, now, "chat.joined", payload)
+            publish_user_on_commit(txn, self._bus, u, [uu], joined_chats=[chat.chat_id])
+
+    # -- settings
+    async def set_expire(self, user_id: int, chat_id: int, expire_at: int | None) -> int:
+        if expire_at is not None and expire_at < 0:
+            raise invalid("expire_at must be a Unix time, or null/0 for never", field="expire_at")
+        value = expire_at or None
+
+        async def expire_txn(txn: Txn) -> int:
+            chat, me = await self._load_active_txn(txn, chat_id, user_id)
+            if chat.kind != "direct" and me.role != "owner":
+                raise forbidden("only the owner may set when a chat expires")
+            return await self.set_expire_txn(txn, chat, value, user_id)
+
+        return await self._db.write("set_chat_expire", expire_txn)
+
+    async def set_expire_txn(self, txn: Txn, chat: chats.ChatRow, expire_at: int | None,
+                             by: int | None) -> int:
+        now = self._clock.now()
+        await chats.set_expire_txn(txn, chat.chat_id, expire_at)
+        ups = await updates.append_chat_updates_txn(
+            txn, chat.chat_id, now, [("chat.expire_set", {"expire_at": expire_at, "by": by})])
+        publish_chat_on_commit(txn, self._bus, chat.chat_id, ups)
+        return int(ups[-1]["pts"])
+
+    # -- reading
+    async def get(self, user_id: int, chat_id: int) -> ChatDetails:
+        async def get_txn(txn: Txn) -> ChatDetails:
+            chat = await chats.get_chat_txn(txn, chat_id)
+            if chat is None:
+                raise access.chat_missing(chat_id)
+            me = access.require_seen(await chats.get_member_txn(txn, chat_id, user_id), chat_id)
+            limit = self._settings.max_group_members
+            rows = await chats.active_members_txn(txn, chat_id, limit) if me.active else []
+            members = [wire.Member(m.user_id, m.role, m.joined_pts, m.read_pts) for m in rows]
+            return ChatDetails(chat.to_wire(), members, me.role if me.active else None)
+
+        return await self._db.read("get_chat", get_txn)
+
+    async def dialogs(self, user_id: int) -> list[wire.Dialog]:
+        async def dialogs_txn(txn: Txn) -> list[wire.Dialog]:
+            result = []
+            for member, chat in await chats.memberships_of_user_txn(txn, user_id,
+                                                                    active_only=True):
+                last = None
+                if chat.last_msg_id:
+                    found = await messages.get_messages_txn(txn, chat.chat_id, [chat.last_msg_id])
+                    last = found[0] if found else None
+                start = max(member.read_pts, access.visible_from(chat, member) - 1)
+                unread = await messages.count_unread_txn(txn, chat.chat_id, start, chat.pts,
+                                                         user_id)
+                result.append(wire.Dialog(chat.to_wire(), last, unread, member.read_pts,
+                                          member.role, bool(member.pinned), bool(member.hidden),
+                                          member.muted_until))
+            result.sort(key=lambda d: (not d.pinned, -_activity(d), -d.chat.chat_id))
+            return result
+
+        return await self._db.read("list_dialogs", dialogs_txn)
+
+    # -- helpers
+    async def _load_active_txn(self, txn: Txn, chat_id: int, user_id: int
+                               ) -> tuple[chats.ChatRow, chats.MemberRow]:
+        chat = await chats.get_chat_txn(txn, chat_id)
+        if chat is None:
+            raise access.chat_missing(chat_id)
+        member = access.require_active(await chats.get_member_txn(txn, chat_id, user_id), chat_id)
+        return chat, member
+
+    async def _require_users_txn(self, txn: Txn, user_ids: list[int]) -> None:
+        found = {u.user_id for u in await users.get_users_txn(txn, user_ids)}
+        missing = sorted(set(user_ids) - found)
+        if missing:
+            raise TidingsError(ErrorCode.USER_NOT_FOUND, f"no user {missing[0]}",
+                               user_ids=missing)
+
+    def _check_batch(self, user_ids: list[int], minimum: int) -> None:
+        limit = self._settings.max_user_ids_per_call
+        if len(user_ids) > limit:
+            raise invalid(f"at most {limit} user ids per call", limit=limit)
+        if len(set(user_ids)) < minimum:
+            raise invalid(f"at least {minimum} user id is needed", field="user_ids")
+
+
+def _activity(dialog: wire.Dialog) -> int:
+    last = dialog.last_message
+    return last.date if last is not None else dialog.chat.created_at

@@ -1,0 +1,69 @@
+"""All services of one node, built once by ``tidings.app`` and handed to the api."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tidings.bus.base import Bus
+from tidings.clock import Clock
+from tidings.config import Settings
+from tidings.db.database import Database
+from tidings.db.engine import Txn
+from tidings.services.auth import AuthService
+from tidings.services.chats import ChatService
+from tidings.services.credentials import Passwords, Tokens
+from tidings.services.devices import DeviceService
+from tidings.services.hub import LiveHub
+from tidings.services.messages import MessageService
+from tidings.services.reads import ReadService
+from tidings.services.sync import SyncService
+from tidings.services.users import UserService
+from tidings.store import chats as chat_store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    db: Database
+    bus: Bus
+    hub: LiveHub
+    auth: AuthService
+    devices: DeviceService
+    users: UserService
+    chats: ChatService
+    messages: MessageService
+    reads: ReadService
+    sync: SyncService
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock, db: Database, bus: Bus, secret: str
+              ) -> Services:
+        passwords = Passwords(time_cost=settings.argon2_time_cost,
+                              memory_cost_kib=settings.argon2_memory_cost_kib,
+                              parallelism=settings.argon2_parallelism)
+        return cls(
+            settings=settings, clock=clock, db=db, bus=bus, hub=LiveHub(),
+            auth=AuthService(db, clock, settings, passwords, Tokens(secret)),
+            devices=DeviceService(db, bus, clock),
+            users=UserService(db, settings.max_user_ids_per_call),
+            chats=ChatService(db, bus, clock, settings),
+            messages=MessageService(db, bus, clock, settings),
+            reads=ReadService(db, bus, clock),
+            sync=SyncService(db, settings),
+        )
+
+    async def start(self) -> None:
+        await self.bus.start(self.hub.deliver)
+        self.messages.start()
+
+    async def stop(self) -> None:
+        await self.messages.stop()
+        await self.bus.close()
+
+    async def followed_chats(self, user_id: int) -> list[int]:
+        """The chats whose updates a newly connected device of this user receives."""
+        async def chats_txn(txn: Txn) -> list[int]:
+            return await chat_store.active_chat_ids_of_user_txn(txn, user_id)
+
+        return await self.db.read("followed_chats", chats_txn)

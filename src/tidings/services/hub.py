@@ -1,0 +1,121 @@
+"""Which devices on this node receive which updates.
+
+The hub keeps, for the users connected to this process, the set of chats each
+follows, and delivers bus events to their connections. It is fed only by the
+bus, so every node sees the same sequence of subscription changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Protocol
+
+from prometheus_client import Counter, Gauge
+
+from tidings.bus.base import AnyEvent, ChatEvent, UserEvent
+
+log = logging.getLogger(__name__)
+
+PUSH_FRAMES = Counter("tidings_push_frames_total", "Push frames queued to connections")
+ONLINE_DEVICES = Gauge("tidings_online_devices", "Authenticated connections on this node")
+
+
+class Sink(Protocol):
+    """A connected, authenticated device (implemented by the transport)."""
+
+    user_id: int
+    device_id: int
+
+    def push(self, frame: bytes) -> None:
+        """Queue a frame; never blocks (a device that cannot keep up is dropped)."""
+        ...
+
+    def revoke(self) -> None:
+        """The device's token was revoked: close the connection."""
+        ...
+
+
+class LiveHub:
+    def __init__(self) -> None:
+        self._sinks: dict[int, set[Sink]] = defaultdict(set)
+        self._chats_of: dict[int, set[int]] = defaultdict(set)
+        self._users_in: dict[int, set[int]] = defaultdict(set)
+
+    # -- connections
+    def attach(self, sink: Sink) -> None:
+        self._sinks[sink.user_id].add(sink)
+        ONLINE_DEVICES.inc()
+
+    def follow(self, user_id: int, chat_ids: list[int]) -> None:
+        if user_id in self._sinks:
+            for chat_id in chat_ids:
+                self._subscribe(user_id, chat_id)
+
+    def detach(self, sink: Sink) -> None:
+        sinks = self._sinks.get(sink.user_id)
+        if sinks is None or sink not in sinks:
+            return
+        sinks.discard(sink)
+        ONLINE_DEVICES.dec()
+        if not sinks:
+            del self._sinks[sink.user_id]
+            for chat_id in self._chats_of.pop(sink.user_id, set()):
+                users = self._users_in.get(chat_id)
+                if users is not None:
+                    users.discard(sink.user_id)
+                    if not users:
+                        del self._users_in[chat_id]
+
+    def is_online(self, user_id: int) -> bool:
+        return user_id in self._sinks
+
+    def online_devices(self, user_id: int) -> int:
+        return len(self._sinks.get(user_id, ()))
+
+    # -- delivery
+    def deliver(self, event: AnyEvent) -> None:
+        if isinstance(event, ChatEvent):
+            self._deliver_chat(event)
+        elif isinstance(event, UserEvent):
+            self._deliver_user(event)
+
+    def _deliver_chat(self, event: ChatEvent) -> None:
+        for user_id in event.joined:
+            self._subscribe(user_id, event.chat_id)
+        for user_id in tuple(self._users_in.get(event.chat_id, ())):
+            self._push_to_user(user_id, event.frame)
+        for user_id in event.left:
+            self._unsubscribe(user_id, event.chat_id)
+
+    def _deliver_user(self, event: UserEvent) -> None:
+        for chat_id in event.joined_chats:
+            self._subscribe(event.user_id, chat_id)
+        self._push_to_user(event.user_id, event.frame)
+        for chat_id in event.left_chats:
+            self._unsubscribe(event.user_id, chat_id)
+        if event.close_devices:
+            closing = set(event.close_devices)
+            for sink in tuple(self._sinks.get(event.user_id, ())):
+                if sink.device_id in closing:
+                    sink.revoke()
+
+    def _push_to_user(self, user_id: int, frame: bytes) -> None:
+        for sink in tuple(self._sinks.get(user_id, ())):
+            sink.push(frame)
+            PUSH_FRAMES.inc()
+
+    def _subscribe(self, user_id: int, chat_id: int) -> None:
+        if user_id in self._sinks:
+            self._chats_of[user_id].add(chat_id)
+            self._users_in[chat_id].add(user_id)
+
+    def _unsubscribe(self, user_id: int, chat_id: int) -> None:
+        chats = self._chats_of.get(user_id)
+        if chats is not None:
+            chats.discard(chat_id)
+        users = self._users_in.get(chat_id)
+        if users is not None:
+            users.discard(user_id)
+            if not users:
+                del self._users_in[chat_id]

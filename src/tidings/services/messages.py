@@ -1,0 +1,273 @@
+"""Sending, reading and recalling messages.
+
+Sends go through group commit: one transaction validates a whole batch, gives
+each chat one pts range, writes one row per message (the row is also the
+``message.new`` log entry) and answers every sender after commit. One bad
+request fails alone; the rest of its batch commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from prometheus_client import Counter
+
+from tidings import wire
+from tidings.bus.base import Bus
+from tidings.clock import Clock
+from tidings.config import Settings
+from tidings.db.database import Database
+from tidings.db.engine import Txn
+from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
+from tidings.services import access
+from tidings.services.group_commit import GroupCommitter
+from tidings.services.notify import publish_chat_on_commit
+from tidings.store import chats, messages, updates
+
+MESSAGES_SENT = Counter("tidings_messages_sent_total", "Messages committed")
+
+
+class SendRequest(msgspec.Struct, frozen=True):
+    user_id: int
+    chat_id: int
+    local_id: str
+    kind: str = "text"
+    text: str | None = None
+    reply_to: int | None = None
+    entities: list[wire.Entity] | None = None
+    location: wire.Location | None = None
+    file_id: int | None = None
+
+
+def message_update(m: wire.Message) -> dict[str, Any]:
+    return wire.chat_update(m.msg_id, "message.new", m.date, {"message": wire.to_builtins(m)})
+
+
+class MessageService:
+    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings) -> None:
+        self._db = db
+        self._bus = bus
+        self._clock = clock
+        self._settings = settings
+        self._committer: GroupCommitter[SendRequest, wire.Message] = GroupCommitter(
+            self._send_batch, settings.write_batch_max)
+
+    def start(self) -> None:
+        self._committer.start()
+
+    async def stop(self) -> None:
+        await self._committer.stop()
+
+    # -- send
+    def check_send(self, req: SendRequest) -> None:
+        s = self._settings
+        if not 1 <= len(req.local_id) <= s.max_local_id_length:
+            raise invalid(f"local_id must be 1 to {s.max_local_id_length} characters",
+                          field="local_id")
+        if req.kind not in wire.SENDABLE_KINDS:
+            raise invalid(f"kind must be one of {sorted(wire.SENDABLE_KINDS)}", field="kind")
+        if req.text is not None and len(req.text) > s.max_text_length:
+            raise TidingsError(ErrorCode.TOO_LARGE,
+                               f"text is longer than {s.max_text_length} characters",
+                               field="text", limit=s.max_text_length)
+        if req.kind == "text" and not (req.text and req.text.strip()):
+            raise invalid("a text message needs non-empty text", field="text")
+        if req.kind == "location" and req.location is None:
+            raise invalid("a location message needs location", field="location")
+        if req.kind in wire.MEDIA_KINDS:
+            raise invalid("media messages need an uploaded file; uploads are not available "
+                          "in this version", field="kind")
+        self._check_entities(req)
+
+    def _check_entities(self, req: SendRequest) -> None:
+        if not req.entities:
+            return
+        if len(req.entities) > self._settings.max_entities:
+            raise invalid(f"at most {self._settings.max_entities} entities",
+                          field="entities")
+        size = len(req.text or "")
+        for e in req.entities:
+            if e.offset < 0 or e.length <= 0 or e.offset + e.length > size:
+                raise invalid("an entity lies outside the text", field="entities")
+            if e.type == "mention" and e.user_id is None:
+                raise invalid("a mention entity needs user_id", field="entities")
+
+    async def send(self, req: SendRequest) -> wire.Message:
+        self.check_send(req)
+        message = await self._committer.submit(req)
+        return message
+
+    async def _send_batch(self, batch: list[SendRequest]
+                          ) -> list[wire.Message | TidingsError]:
+        return await self._db.write("send_messages",
+                                    lambda txn: self._send_batch_txn(txn, batch))
+
+    async def _send_batch_txn(self, txn: Txn, batch: list[SendRequest]
+                              ) -> list[wire.Message | TidingsError]:
+        now = self._clock.now()
+        chat_ids = sorted({r.chat_id for r in batch})
+        chat_rows = await chats.get_chats_txn(txn, chat_ids)
+        members = await chats.members_of_chats_txn(
+            txn, chat_ids, sorted({r.user_id for r in batch}))
+        stored = await messages.find_by_local_ids_txn(
+            txn, chat_ids, sorted({r.local_id for r in batch}))
+
+        results: list[wire.Message | TidingsError | None] = [None] * len(batch)
+        first_of: dict[tuple[int, int, str], int] = {}
+        accepted: dict[int, list[int]] = {}
+        for i, req in enumerate(batch):
+            key = (req.chat_id, req.user_id, req.local_id)
+            try:
+                chat = chat_rows.get(req.chat_id)
+                if chat is None:
+                    raise access.chat_missing(req.chat_id)
+                member = access.require_active(members.get(key[:2]), req.chat_id)
+                if key in stored:
+                    results[i] = stored[key]
+                    continue
+                if key in first_of:
+                    continue
+                access.check_not_expired(chat, now)
+                access.check_can_post(chat, member)
+                first_of[key] = i
+                accepted.setdefault(req.chat_id, []).append(i)
+            except TidingsError as exc:
+                results[i] = exc
+
+        await self._check_replies_txn(txn, batch, accepted, chat_rows, members, results)
+        written: list[wire.Message] = []
+        for chat_id in sorted(accepted):
+            indexes = [i for i in accepted[chat_id] if results[i] is None]
+            if not indexes:
+                continue
+            first = await updates.allocate_message_pts_txn(txn, chat_id, len(indexes), now)
+            fresh = [self._new_message(batch[i], first + k, now)
+                     for k, i in enumerate(indexes)]
+            for i, m in zip(indexes, fresh, strict=True):
+                results[i] = m
+            written += fresh
+            publish_chat_on_commit(txn, self._bus, chat_id, [message_update(m) for m in fresh])
+        await messages.insert_messages_txn(txn, written)
+        txn.call_after(lambda: MESSAGES_SENT.inc(len(written)))
+
+        final: list[wire.Message | TidingsError] = []
+        for i, req in enumerate(batch):
+            result = results[i]
+            if result is None:  # a repeat of a request earlier in this batch
+                result = results[first_of[(req.chat_id, req.user_id, req.local_id)]]
+            assert result is not None
+            final.append(result)
+        return final
+
+    async def _check_replies_txn(
+        self, txn: Txn, batch: list[SendRequest], accepted: dict[int, list[int]],
+        chat_rows: dict[int, chats.ChatRow],
+        members: dict[tuple[int, int], chats.MemberRow],
+        results: list[wire.Message | TidingsError | None],
+    ) -> None:
+        for chat_id, indexes in accepted.items():
+            wanted = sorted({r for i in indexes if (r := batch[i].reply_to) is not None})
+            if not wanted:
+                continue
+            found = await messages.existing_ids_txn(txn, chat_id, wanted)
+            for i in indexes:
+                req = batch[i]
+                if req.reply_to is None:
+                    continue
+                member = members[(chat_id, req.user_id)]
+                first_visible = access.visible_from(chat_rows[chat_id], member)
+                if req.reply_to not in found or req.reply_to < first_visible:
+                    results[i] = TidingsError(ErrorCode.MESSAGE_NOT_FOUND,
+                                              f"reply_to: no message {req.reply_to} in this chat",
+                                              field="reply_to")
+
+    def _new_message(self, req: SendRequest, msg_id: int, now: int) -> wire.Message:
+        return wire.Message(
+            chat_id=req.chat_id, msg_id=msg_id, sender_id=req.user_id, date=now, kind=req.kind,
+            text=req.text, reply_to=req.reply_to, local_id=req.local_id,
+            entities=req.entities or None, location=req.location, file_id=req.file_id,
+        )
+
+    # -- read
+    async def history(self, user_id: int, chat_id: int, before: int | None, after: int | None,
+                      limit: int | None) -> list[wire.Message]:
+        s = self._settings
+        count = s.history_default_limit if limit is None else limit
+        if not 1 <= count <= s.history_max_limit:
+            raise invalid(f"limit must be 1 to {s.history_max_limit}", field="limit")
+
+        async def history_txn(txn: Txn) -> list[wire.Message]:
+            chat, member = await self._visible_txn(txn, chat_id, user_id)
+            low = access.visible_from(chat, member) - 1
+            high = access.visible_upto(chat, member)
+            if after is not None:
+                upper = high if before is None else min(high, before - 1)
+                return await messages.oldest_after_txn(txn, chat_id, max(after, low), upper,
+                                                       count)
+            upper = high + 1 if before is None else min(high + 1, before)
+            return await messages.newest_before_txn(txn, chat_id, low, upper, count)
+
+        return await self._db.read("message_history", history_txn)
+
+    async def get(self, user_id: int, chat_id: int, msg_ids: list[int]) -> list[wire.Message]:
+        if not 1 <= len(msg_ids) <= self._settings.get_max_ids:
+            raise invalid(f"msg_ids must hold 1 to {self._settings.get_max_ids} ids",
+                          field="msg_ids")
+
+        async def get_txn(txn: Txn) -> list[wire.Message]:
+            chat, member = await self._visible_txn(txn, chat_id, user_id)
+            low, high = access.visible_from(chat, member), access.visible_upto(chat, member)
+            wanted = sorted({m for m in msg_ids if low <= m <= high})
+            return await messages.get_messages_txn(txn, chat_id, wanted)
+
+        return await self._db.read("get_messages", get_txn)
+
+    async def _visible_txn(self, txn: Txn, chat_id: int, user_id: int
+                           ) -> tuple[chats.ChatRow, chats.MemberRow]:
+        chat = await chats.get_chat_txn(txn, chat_id)
+        if chat is None:
+            raise access.chat_missing(chat_id)
+        return chat, access.require_seen(await chats.get_member_txn(txn, chat_id, user_id),
+                                         chat_id)
+
+    # -- recall
+    async def recall(self, user_id: int, chat_id: int, msg_id: int) -> int:
+        async def recall_txn(txn: Txn) -> int:
+            now = self._clock.now()
+            chat = await chats.get_chat_txn(txn, chat_id)
+            if chat is None:
+                raise access.chat_missing(chat_id)
+            member = access.require_active(await chats.get_member_txn(txn, chat_id, user_id),
+                                           chat_id)
+            found = await messages.get_messages_txn(txn, chat_id, [msg_id])
+            if not found or msg_id < access.visible_from(chat, member):
+                raise TidingsError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {msg_id}")
+            message = found[0]
+            self._check_recall(message, member, now)
+            await messages.mark_recalled_txn(txn, chat_id, msg_id, user_id, now)
+            ups = await updates.append_chat_updates_txn(
+                txn, chat_id, now,
+                [("message.recalled", {"msg_id": msg_id, "recalled_by": user_id,
+                                       "recalled_at": now})])
+            publish_chat_on_commit(txn, self._bus, chat_id, ups)
+            return int(ups[-1]["pts"])
+
+        return await self._db.write("recall_message", recall_txn)
+
+    def _check_recall(self, message: wire.Message, member: chats.MemberRow, now: int) -> None:
+        if message.recalled_at is not None:
+            raise TidingsError(ErrorCode.ALREADY_RECALLED, "this message was already recalled")
+        if message.kind == "system":
+            raise forbidden("system messages cannot be recalled")
+        s = self._settings
+        if member.role in access.ADMIN_ROLES and message.sender_id != member.user_id:
+            window = s.admin_recall_window_seconds
+        elif message.sender_id == member.user_id:
+            window = s.recall_window_seconds
+        else:
+            raise forbidden("only the sender, the owner or an admin may recall a message")
+        if now - message.date > window:
+            raise TidingsError(ErrorCode.RECALL_WINDOW_PASSED,
+                               f"messages can be recalled within {window} seconds",
+                               window_seconds=window)

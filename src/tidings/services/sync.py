@@ -1,0 +1,119 @@
+"""Catch-up: ``get_state``, ``get_difference`` and ``get_chat_difference``.
+
+A chat's log is the union of its ``messages`` rows (``message.new`` at pts =
+msg_id) and its ``chat_updates`` rows; every pts has exactly one entry, so a
+range of pts is a range of both tables merged. A member sees the log from the
+pts they joined at (the whole log when the chat's history is visible in full)
+to the pts they left at.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+import msgspec
+
+from tidings.config import Settings
+from tidings.db.database import Database
+from tidings.db.engine import Txn
+from tidings.errors import invalid
+from tidings.services import access
+from tidings.services.messages import message_update
+from tidings.store import chats, messages, updates
+
+
+class ChatDifference(msgspec.Struct, frozen=True):
+    chat_id: int
+    pts: int
+    updates: list[dict[str, Any]]
+    too_long: bool
+
+
+class Difference(msgspec.Struct, frozen=True):
+    seq: int
+    user_updates: list[dict[str, Any]]
+    more: bool
+    chats: list[ChatDifference]
+
+
+class State(msgspec.Struct, frozen=True):
+    seq: int
+    chats: dict[str, int]
+
+
+class SyncService:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+
+    def _limit(self, limit: int | None) -> int:
+        if limit is None:
+            return self._settings.sync_default_limit
+        if limit < 1:
+            raise invalid("limit must be positive", field="limit")
+        return min(limit, self._settings.sync_max_limit)
+
+    async def get_state(self, user_id: int) -> State:
+        async def state_txn(txn: Txn) -> State:
+            seq = await updates.user_seq_txn(txn, user_id)
+            pairs = await chats.memberships_of_user_txn(txn, user_id, active_only=True)
+            return State(seq, {str(c.chat_id): access.visible_upto(c, m) for m, c in pairs})
+
+        return await self._db.read("sync_state", state_txn)
+
+    async def get_chat_difference(self, user_id: int, chat_id: int, pts: int,
+                                  limit: int | None) -> ChatDifference:
+        count = self._limit(limit)
+
+        async def chat_diff_txn(txn: Txn) -> ChatDifference:
+            chat = await chats.get_chat_txn(txn, chat_id)
+            if chat is None:
+                raise access.chat_missing(chat_id)
+            member = access.require_seen(await chats.get_member_txn(txn, chat_id, user_id),
+                                         chat_id)
+            return await self._chat_difference_txn(txn, chat, member, pts, count)
+
+        return await self._db.read("sync_chat_difference", chat_diff_txn)
+
+    async def get_difference(self, user_id: int, seq: int, known: dict[int, int],
+                             limit: int | None) -> Difference:
+        count = self._limit(limit)
+
+        async def diff_txn(txn: Txn) -> Difference:
+            user_ups = await updates.user_updates_after_txn(txn, user_id, seq, count + 1)
+            more = len(user_ups) > count
+            user_ups = user_ups[:count]
+            if user_ups:
+                new_seq = int(user_ups[-1]["seq"])
+            else:
+                new_seq = await updates.user_seq_txn(txn, user_id)
+            result = []
+            for member, chat in await chats.memberships_of_user_txn(txn, user_id,
+                                                                    active_only=False):
+                client_pts = known.get(chat.chat_id)
+                if client_pts is None and not member.active:
+                    continue
+                if client_pts is None:
+                    client_pts = access.visible_from(chat, member) - 1
+                if client_pts >= access.visible_upto(chat, member):
+                    continue
+                result.append(await self._chat_difference_txn(txn, chat, member, client_pts,
+                                                              count))
+            return Difference(new_seq, user_ups, more, result)
+
+        return await self._db.read("sync_difference", diff_txn)
+
+    async def _chat_difference_txn(self, txn: Txn, chat: chats.ChatRow,
+                                   member: chats.MemberRow, pts: int, limit: int
+                                   ) -> ChatDifference:
+        high = access.visible_upto(chat, member)
+        low = min(max(pts, access.visible_from(chat, member) - 1), high)
+        too_long = high - low > limit
+        if too_long:
+            low = high - limit
+        msgs = await messages.messages_range_txn(txn, chat.chat_id, low, high)
+        others = await updates.chat_updates_range_txn(txn, chat.chat_id, low, high)
+        merged = list(heapq.merge((message_update(m) for m in msgs), others,
+                                  key=lambda u: int(u["pts"])))
+        return ChatDifference(chat.chat_id, high, merged, too_long)

@@ -1,0 +1,202 @@
+"""Chats and their members."""
+
+from __future__ import annotations
+
+import msgspec
+
+from tidings import wire
+from tidings.db.engine import Txn
+
+
+class ChatRow(msgspec.Struct, frozen=True):
+    chat_id: int
+    kind: str
+    title: str
+    creator_id: int | None
+    direct_key: str | None
+    pts: int
+    created_at: int
+    expire_at: int | None
+    history_visibility: str
+    last_msg_id: int
+    last_activity: int
+    member_count: int
+
+    def to_wire(self) -> wire.Chat:
+        return wire.Chat(
+            chat_id=self.chat_id, kind=self.kind, title=self.title, pts=self.pts,
+            creator_id=self.creator_id, created_at=self.created_at,
+            member_count=self.member_count, expire_at=self.expire_at,
+            history_visibility=self.history_visibility,
+        )
+
+
+class MemberRow(msgspec.Struct, frozen=True):
+    chat_id: int
+    user_id: int
+    role: str
+    joined_pts: int
+    left_pts: int | None
+    joined_at: int
+    read_pts: int
+    read_at: int
+    cleared_pts: int
+    muted_until: int
+    pinned: int
+    hidden: int
+
+    @property
+    def active(self) -> bool:
+        return self.left_pts is None
+
+
+_CHAT_COLS = (
+    "chat_id, kind, title, creator_id, direct_key, pts, created_at, expire_at,"
+    " history_visibility, last_msg_id, last_activity, member_count"
+)
+_MEMBER_COLS = (
+    "chat_id, user_id, role, joined_pts, left_pts, joined_at, read_pts, read_at,"
+    " cleared_pts, muted_until, pinned, hidden"
+)
+
+
+def _prefixed(cols: str, alias: str) -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in cols.split(","))
+
+
+async def insert_chat_txn(
+    txn: Txn, kind: str, title: str, creator_id: int | None, direct_key: str | None, now: int,
+    history_visibility: str,
+) -> int:
+    chat_id = await txn.fetchval(
+        "INSERT INTO chats (kind, title, creator_id, direct_key, created_at, last_activity,"
+        " history_visibility) VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING chat_id",
+        kind, title, creator_id, direct_key, now, history_visibility,
+    )
+    return int(chat_id)
+
+
+async def get_chat_txn(txn: Txn, chat_id: int) -> ChatRow | None:
+    row = await txn.fetchrow(f"SELECT {_CHAT_COLS} FROM chats WHERE chat_id = $1", chat_id)
+    return None if row is None else ChatRow(*row)
+
+
+async def get_chats_txn(txn: Txn, chat_ids: list[int]) -> dict[int, ChatRow]:
+    if not chat_ids:
+        return {}
+    cond, args = txn.engine.any_of("chat_id", 1, chat_ids)
+    rows = await txn.fetch(f"SELECT {_CHAT_COLS} FROM chats WHERE {cond}", *args)
+    return {int(r[0]): ChatRow(*r) for r in rows}
+
+
+async def get_direct_chat_txn(txn: Txn, direct_key: str) -> ChatRow | None:
+    row = await txn.fetchrow(f"SELECT {_CHAT_COLS} FROM chats WHERE direct_key = $1",
+                             direct_key)
+    return None if row is None else ChatRow(*row)
+
+
+async def set_expire_txn(txn: Txn, chat_id: int, expire_at: int | None) -> None:
+    await txn.execute("UPDATE chats SET expire_at = $2 WHERE chat_id = $1", chat_id, expire_at)
+
+
+async def add_member_count_txn(txn: Txn, chat_id: int, delta: int) -> None:
+    await txn.execute(
+        "UPDATE chats SET member_count = member_count + $2 WHERE chat_id = $1", chat_id, delta
+    )
+
+
+async def get_member_txn(txn: Txn, chat_id: int, user_id: int) -> MemberRow | None:
+    row = await txn.fetchrow(
+        f"SELECT {_MEMBER_COLS} FROM members WHERE chat_id = $1 AND user_id = $2",
+        chat_id, user_id,
+    )
+    return None if row is None else MemberRow(*row)
+
+
+async def get_members_txn(txn: Txn, chat_id: int, user_ids: list[int]) -> dict[int, MemberRow]:
+    if not user_ids:
+        return {}
+    cond, args = txn.engine.any_of("user_id", 2, user_ids)
+    rows = await txn.fetch(
+        f"SELECT {_MEMBER_COLS} FROM members WHERE chat_id = $1 AND {cond}", chat_id, *args
+    )
+    return {int(r[1]): MemberRow(*r) for r in rows}
+
+
+async def members_of_chats_txn(txn: Txn, chat_ids: list[int], user_ids: list[int]
+                               ) -> dict[tuple[int, int], MemberRow]:
+    """Memberships of the given users in the given chats (one query for a batch)."""
+    if not chat_ids or not user_ids:
+        return {}
+    chat_cond, chat_args = txn.engine.any_of("chat_id", 1, chat_ids)
+    user_cond, user_args = txn.engine.any_of("user_id", 1 + len(chat_args), user_ids)
+    rows = await txn.fetch(
+        f"SELECT {_MEMBER_COLS} FROM members WHERE {chat_cond} AND {user_cond}",
+        *chat_args, *user_args,
+    )
+    return {(int(r[0]), int(r[1])): MemberRow(*r) for r in rows}
+
+
+async def active_members_txn(txn: Txn, chat_id: int, limit: int) -> list[MemberRow]:
+    rows = await txn.fetch(
+        f"SELECT {_MEMBER_COLS} FROM members WHERE chat_id = $1 AND left_pts IS NULL"
+        " ORDER BY joined_pts, user_id LIMIT $2",
+        chat_id, limit,
+    )
+    return [MemberRow(*r) for r in rows]
+
+
+async def memberships_of_user_txn(txn: Txn, user_id: int, *, active_only: bool
+                                  ) -> list[tuple[MemberRow, ChatRow]]:
+    where = "m.user_id = $1" + (" AND m.left_pts IS NULL" if active_only else "")
+    rows = await txn.fetch(
+        f"SELECT {_prefixed(_MEMBER_COLS, 'm')}, {_prefixed(_CHAT_COLS, 'c')}"
+        f" FROM members m JOIN chats c ON c.chat_id = m.chat_id WHERE {where}",
+        user_id,
+    )
+    n = len(MemberRow.__struct_fields__)
+    return [(MemberRow(*tuple(r)[:n]), ChatRow(*tuple(r)[n:])) for r in rows]
+
+
+async def active_chat_ids_of_user_txn(txn: Txn, user_id: int) -> list[int]:
+    rows = await txn.fetch(
+        "SELECT chat_id FROM members WHERE user_id = $1 AND left_pts IS NULL", user_id
+    )
+    return [int(r[0]) for r in rows]
+
+
+async def upsert_member_txn(txn: Txn, chat_id: int, user_id: int, role: str, joined_pts: int,
+                            now: int) -> None:
+    """Join, or re-join after leaving: the visible range starts again at ``joined_pts``."""
+    await txn.execute(
+        "INSERT INTO members (chat_id, user_id, role, joined_pts, joined_at, read_pts)"
+        " VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (chat_id, user_id) DO UPDATE SET role = excluded.role,"
+        " joined_pts = excluded.joined_pts, left_pts = NULL, joined_at = excluded.joined_at,"
+        " read_pts = excluded.read_pts, cleared_pts = 0",
+        chat_id, user_id, role, joined_pts, now, joined_pts - 1,
+    )
+
+
+async def mark_left_txn(txn: Txn, chat_id: int, user_id: int, left_pts: int) -> None:
+    await txn.execute(
+        "UPDATE members SET left_pts = $3 WHERE chat_id = $1 AND user_id = $2",
+        chat_id, user_id, left_pts,
+    )
+
+
+async def set_role_txn(txn: Txn, chat_id: int, user_id: int, role: str) -> None:
+    await txn.execute(
+        "UPDATE members SET role = $3 WHERE chat_id = $1 AND user_id = $2", chat_id, user_id, role
+    )
+
+
+async def advance_read_txn(txn: Txn, chat_id: int, user_id: int, read_pts: int, now: int
+                           ) -> bool:
+    """Move the cursor forward only; True if it moved."""
+    row = await txn.fetchrow(
+        "UPDATE members SET read_pts = $3, read_at = $4"
+        " WHERE chat_id = $1 AND user_id = $2 AND read_pts < $3 RETURNING read_pts",
+        chat_id, user_id, read_pts, now,
+    )
+    return row is not None

@@ -1,0 +1,101 @@
+"""The two update logs: per-chat (pts) and per-user (seq).
+
+A chat's pts is allocated with ``UPDATE chats SET pts = pts + n ... RETURNING``
+inside the writing transaction: on PostgreSQL the row lock makes commit order
+equal pts order; on SQLite the single writer does. ``message.new`` entries are
+the ``messages`` rows themselves (see ``store.messages``); every other kind is a
+row here, so each pts has exactly one entry in one of the two tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tidings import wire
+from tidings.db.engine import Txn
+
+
+async def allocate_pts_txn(txn: Txn, chat_id: int, count: int, now: int) -> int:
+    """Reserve ``count`` pts; return the first. Also bumps the chat's activity."""
+    last = await txn.fetchval(
+        "UPDATE chats SET pts = pts + $2, last_activity = $3 WHERE chat_id = $1 RETURNING pts",
+        chat_id, count, now,
+    )
+    if last is None:
+        raise LookupError(f"chat {chat_id} does not exist")
+    return int(last) - count + 1
+
+
+async def allocate_message_pts_txn(txn: Txn, chat_id: int, count: int, now: int) -> int:
+    """Like ``allocate_pts_txn`` for ``count`` new messages: the last one becomes the
+    chat's last message."""
+    last = await txn.fetchval(
+        "UPDATE chats SET pts = pts + $2, last_msg_id = pts + $2, last_activity = $3"
+        " WHERE chat_id = $1 RETURNING pts",
+        chat_id, count, now,
+    )
+    if last is None:
+        raise LookupError(f"chat {chat_id} does not exist")
+    return int(last) - count + 1
+
+
+async def insert_chat_updates_txn(
+    txn: Txn, chat_id: int, first_pts: int, date: int, entries: list[tuple[str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Write entries at consecutive pts from ``first_pts``; return the wire updates."""
+    rows = []
+    updates = []
+    for offset, (kind, payload) in enumerate(entries):
+        pts = first_pts + offset
+        rows.append((chat_id, pts, kind, date, wire.encode(payload).decode()))
+        updates.append(wire.chat_update(pts, kind, date, payload))
+    await txn.executemany(
+        "INSERT INTO chat_updates (chat_id, pts, kind, date, payload) VALUES ($1, $2, $3, $4, $5)",
+        rows,
+    )
+    return updates
+
+
+async def append_chat_updates_txn(
+    txn: Txn, chat_id: int, now: int, entries: list[tuple[str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    first = await allocate_pts_txn(txn, chat_id, len(entries), now)
+    return await insert_chat_updates_txn(txn, chat_id, first, now, entries)
+
+
+async def chat_updates_range_txn(txn: Txn, chat_id: int, after: int, upto: int
+                                 ) -> list[dict[str, Any]]:
+    rows = await txn.fetch(
+        "SELECT pts, kind, date, payload FROM chat_updates"
+        " WHERE chat_id = $1 AND pts > $2 AND pts <= $3 ORDER BY pts",
+        chat_id, after, upto,
+    )
+    return [wire.chat_update(int(r[0]), r[1], int(r[2]), wire.decode(r[3])) for r in rows]
+
+
+async def append_user_update_txn(
+    txn: Txn, user_id: int, now: int, kind: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    seq = await txn.fetchval(
+        "UPDATE users SET seq = seq + 1 WHERE user_id = $1 RETURNING seq", user_id
+    )
+    seq = int(seq)
+    await txn.execute(
+        "INSERT INTO user_updates (user_id, seq, kind, date, payload) VALUES ($1, $2, $3, $4, $5)",
+        user_id, seq, kind, now, wire.encode(payload).decode(),
+    )
+    return wire.user_update(seq, kind, now, payload)
+
+
+async def user_seq_txn(txn: Txn, user_id: int) -> int:
+    return int(await txn.fetchval("SELECT seq FROM users WHERE user_id = $1", user_id) or 0)
+
+
+async def user_updates_after_txn(txn: Txn, user_id: int, after: int, limit: int
+                                 ) -> list[dict[str, Any]]:
+    rows = await txn.fetch(
+        "SELECT seq, kind, date, payload FROM user_updates WHERE user_id = $1 AND seq > $2"
+        " ORDER BY seq LIMIT $3",
+        user_id, after, limit,
+    )
+    return [wire.user_update(int(r[0]), r[1], int(r[2]), wire.decode(r[3])) for r in rows]

@@ -1,0 +1,78 @@
+"""One node: the aiohttp application serving WebSocket, health and metrics on
+one port, and its orderly shutdown (stop accepting, let requests in flight
+finish, close sockets with 1001, commit what is queued, close the database)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from tidings.api.dispatcher import Dispatcher
+from tidings.config import Settings
+from tidings.services.container import Services
+from tidings.transport.ws import CLOSE_GOING_AWAY, WsConnection
+
+log = logging.getLogger(__name__)
+
+
+class Node:
+    def __init__(self, settings: Settings, services: Services, dispatcher: Dispatcher) -> None:
+        self.settings = settings
+        self.services = services
+        self.dispatcher = dispatcher
+        self.connections: set[WsConnection] = set()
+        self.ready = False
+        self._background: set[asyncio.Task[Any]] = set()
+        self.app = web.Application()
+        self.app.router.add_get("/ws", self.handle_ws)
+        self.app.router.add_get("/healthz", self.handle_health)
+        self.app.router.add_get("/metrics", self.handle_metrics)
+
+    def background(self, task: asyncio.Task[Any]) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def handle_ws(self, request: web.Request) -> web.StreamResponse:
+        if not self.ready:
+            raise web.HTTPServiceUnavailable(text="shutting down")
+        # aiohttp closes with 1009 beyond max_msg_size; frames between the limit and
+        # this ceiling get a TOO_LARGE error and the connection stays open.
+        ws = web.WebSocketResponse(max_msg_size=self.settings.max_frame_bytes * 4,
+                                   heartbeat=30.0, compress=False, decode_text=False)
+        await ws.prepare(request)
+        conn = WsConnection(self, ws, request.remote)
+        self.connections.add(conn)
+        try:
+            await conn.run()
+        finally:
+            self.connections.discard(conn)
+        return ws
+
+    async def handle_health(self, request: web.Request) -> web.Response:
+        if not self.ready:
+            return web.json_response({"status": "stopping"}, status=503)
+        return web.json_response({"status": "ok"})
+
+    async def handle_metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type":
+                                                             CONTENT_TYPE_LATEST})
+
+    async def shutdown(self) -> None:
+        self.ready = False
+        grace = self.settings.shutdown_grace_seconds
+        connections = tuple(self.connections)
+        if connections and grace:
+            try:
+                await asyncio.wait_for(
+                    asyncio.gather(*(c.drain() for c in connections), return_exceptions=True),
+                    timeout=grace)
+            except TimeoutError:
+                log.warning("requests still running after %.1f s; closing anyway", grace)
+        for conn in connections:
+            conn.close_soon(CLOSE_GOING_AWAY, "server shutting down")
+        if self._background:
+            await asyncio.gather(*tuple(self._background), return_exceptions=True)

@@ -1,0 +1,182 @@
+"""The WebSocket transport: one ``WsConnection`` per socket.
+
+States: ``connected`` (only auth.* allowed, handled one at a time so that a
+pipelined request after login already runs authenticated) → ``ready``
+(requests run concurrently, up to ``max_inflight_requests``; reading pauses
+beyond that, which is the backpressure) → ``closing``.
+
+Outgoing frames (results and pushes) go through one queue per connection and
+one writer task. A device whose queue exceeds ``max_pending_pushes`` is
+disconnected (close code 4008) and catches up by pts when it reconnects:
+holding unbounded memory for a slow reader would endanger every other user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import ipaddress
+import logging
+from collections import deque
+from typing import TYPE_CHECKING
+
+from aiohttp import WSMsgType, web
+from prometheus_client import Counter
+
+from tidings.api.dispatcher import error_frame, guess_request_id
+from tidings.errors import ErrorCode, TidingsError
+from tidings.services.auth import Identity
+from tidings.transport.ratelimit import TokenBucket
+
+if TYPE_CHECKING:
+    from tidings.transport.server import Node
+
+log = logging.getLogger(__name__)
+
+SLOW_DISCONNECTS = Counter("tidings_slow_consumer_disconnects_total",
+                           "Connections closed because their push queue overflowed")
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_UNAUTHORIZED = 4001
+CLOSE_TOO_SLOW = 4008
+
+
+class State(enum.Enum):
+    CONNECTED = "connected"
+    READY = "ready"
+    CLOSING = "closing"
+
+
+def is_loopback(remote: str | None) -> bool:
+    if not remote:
+        return False
+    try:
+        return ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
+
+
+class WsConnection:
+    def __init__(self, node: Node, ws: web.WebSocketResponse, remote: str | None) -> None:
+        settings = node.settings
+        self.node = node
+        self.ws = ws
+        self.remote = remote
+        self.user_id: int | None = None
+        self.device_id: int | None = None
+        self.state = State.CONNECTED
+        self._out: deque[bytes] = deque()
+        self._out_ready = asyncio.Event()
+        self._inflight = asyncio.Semaphore(settings.max_inflight_requests)
+        self._tasks: set[asyncio.Task[None]] = set()
+        exempt = settings.rate_limit_exempt_loopback and is_loopback(remote)
+        self._bucket = None if exempt else TokenBucket(
+            settings.rate_limit_per_second, settings.rate_limit_burst,
+            node.services.clock.monotonic)
+        self._writer: asyncio.Task[None] | None = None
+
+    # -- Caller
+    async def authenticate(self, identity: Identity) -> None:
+        if self.user_id is not None:
+            raise TidingsError(ErrorCode.FORBIDDEN, "this connection is already authenticated")
+        hub = self.node.services.hub
+        self.user_id, self.device_id = identity.user_id, identity.device_id
+        # Attach before loading the chat list, so a join committed in between
+        # still reaches this device (the hub applies joins for attached users).
+        hub.attach(self)
+        hub.follow(identity.user_id, await self.node.services.followed_chats(identity.user_id))
+        self.state = State.READY
+
+    # -- Sink
+    def push(self, frame: bytes) -> None:
+        if self.state is State.CLOSING:
+            return
+        if len(self._out) >= self.node.settings.max_pending_pushes:
+            SLOW_DISCONNECTS.inc()
+            log.info("closing device %s: %d frames pending", self.device_id, len(self._out))
+            self.close_soon(CLOSE_TOO_SLOW, "too many pending updates; reconnect and catch up")
+            return
+        self._out.append(frame)
+        self._out_ready.set()
+
+    def revoke(self) -> None:
+        self.close_soon(CLOSE_UNAUTHORIZED, "device revoked")
+
+    # -- lifecycle
+    def close_soon(self, code: int, reason: str) -> None:
+        if self.state is State.CLOSING:
+            return
+        self.state = State.CLOSING
+        self._out.clear()
+        task = asyncio.create_task(self.ws.close(code=code, message=reason.encode()))
+        self.node.background(task)
+
+    async def run(self) -> None:
+        self._writer = asyncio.create_task(self._write_loop())
+        timeout = asyncio.get_running_loop().call_later(
+            self.node.settings.auth_timeout_seconds, self._auth_timeout)
+        try:
+            await self._read_loop()
+        finally:
+            timeout.cancel()
+            self.state = State.CLOSING
+            self.node.services.hub.detach(self)
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+    async def drain(self) -> None:
+        """Wait for the requests in flight (used on shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
+
+    def _auth_timeout(self) -> None:
+        if self.user_id is None:
+            self.close_soon(CLOSE_UNAUTHORIZED, "authenticate within the auth timeout")
+
+    async def _read_loop(self) -> None:
+        limit = self.node.settings.max_frame_bytes
+        async for msg in self.ws:
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                break
+            data: bytes = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
+            if len(data) > limit:
+                self._send(error_frame(None, TidingsError(
+                    ErrorCode.TOO_LARGE, f"frame exceeds {limit} bytes", limit=limit)))
+                continue
+            if self._bucket is not None and not self._bucket.take():
+                self._send(error_frame(guess_request_id(data), TidingsError(
+                    ErrorCode.RATE_LIMITED, "too many requests; slow down")))
+                continue
+            if self.state is State.CONNECTED:
+                await self._handle(data, acquired=False)
+                continue
+            await self._inflight.acquire()
+            task = asyncio.create_task(self._handle(data, acquired=True))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, data: bytes, *, acquired: bool) -> None:
+        try:
+            self._send(await self.node.dispatcher.dispatch(self, data))
+        finally:
+            if acquired:
+                self._inflight.release()
+
+    def _send(self, frame: bytes) -> None:
+        if self.state is not State.CLOSING:
+            self._out.append(frame)
+            self._out_ready.set()
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                await self._out_ready.wait()
+                self._out_ready.clear()
+                while self._out:
+                    await self.ws.send_frame(self._out.popleft(), WSMsgType.TEXT)
+        except (ConnectionError, RuntimeError) as exc:
+            log.debug("writer for device %s stopped: %s", self.device_id, exc)

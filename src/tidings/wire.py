@@ -1,0 +1,144 @@
+"""Shapes that cross the wire, shared by the server and the client SDK.
+
+Objects here are what clients see: messages, chats, updates. They are encoded
+with msgspec; ``encode``/``decode`` are the one JSON codec of the project.
+Request parameter schemas live in ``tidings.api.schemas``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+MessageKind = Literal["text", "image", "audio", "video", "file", "location", "system"]
+ChatKind = Literal["direct", "group", "channel"]
+Role = Literal["owner", "admin", "member", "restricted", "readonly"]
+EntityType = Literal["mention", "hashtag", "url", "bold", "italic", "code", "pre", "text_link"]
+
+SENDABLE_KINDS: frozenset[str] = frozenset({"text", "image", "audio", "video", "file", "location"})
+MEDIA_KINDS: frozenset[str] = frozenset({"image", "audio", "video", "file"})
+
+
+class Entity(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A span of the text: offset and length in Unicode code points."""
+
+    type: EntityType
+    offset: int
+    length: int
+    user_id: int | None = None
+    url: str | None = None
+
+
+class Location(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    lat: float
+    lon: float
+    title: str | None = None
+
+
+class Message(msgspec.Struct, frozen=True):
+    chat_id: int
+    msg_id: int
+    sender_id: int
+    date: int
+    kind: str
+    text: str | None
+    reply_to: int | None
+    local_id: str | None
+    entities: list[Entity] | None = None
+    location: Location | None = None
+    file_id: int | None = None
+    recalled_at: int | None = None
+    recalled_by: int | None = None
+    system: dict[str, Any] | None = None
+
+
+class Chat(msgspec.Struct, frozen=True):
+    chat_id: int
+    kind: str
+    title: str
+    pts: int
+    creator_id: int | None
+    created_at: int
+    member_count: int
+    expire_at: int | None = None
+    history_visibility: str = "joined"
+
+
+class Member(msgspec.Struct, frozen=True):
+    user_id: int
+    role: str
+    joined_pts: int
+    read_pts: int
+
+
+class User(msgspec.Struct, frozen=True):
+    user_id: int
+    username: str
+    display_name: str
+
+
+class Device(msgspec.Struct, frozen=True):
+    device_id: int
+    name: str
+    created_at: int
+    last_seen_at: int
+    current: bool = False
+
+
+class Dialog(msgspec.Struct, frozen=True):
+    """One row of the conversation list."""
+
+    chat: Chat
+    last_message: Message | None
+    unread_count: int
+    read_pts: int
+    role: str
+    pinned: bool
+    hidden: bool
+    muted_until: int
+
+
+# -- updates ---------------------------------------------------------------
+# An update on the wire is a flat object: {"pts"|"seq", "kind", "date", ...payload}.
+# Chat update kinds (per-chat pts log):
+CHAT_UPDATE_KINDS = (
+    "message.new",  # message
+    "message.recalled",  # msg_id, recalled_by
+    "chat.created",  # chat
+    "member.joined",  # user_id, role, by
+    "member.left",  # user_id, by
+    "member.role",  # user_id, role, by
+    "chat.expire_set",  # expire_at, by
+)
+# User update kinds (per-user seq log):
+USER_UPDATE_KINDS = (
+    "chat.joined",  # chat, joined_pts
+    "chat.left",  # chat_id, pts
+    "read.updated",  # chat_id, read_pts
+    "device.revoked",  # device_id
+)
+
+
+def chat_update(pts: int, kind: str, date: int, payload: dict[str, Any]) -> dict[str, Any]:
+    return {"pts": pts, "kind": kind, "date": date, **payload}
+
+
+def user_update(seq: int, kind: str, date: int, payload: dict[str, Any]) -> dict[str, Any]:
+    return {"seq": seq, "kind": kind, "date": date, **payload}
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
+
+
+def encode(obj: Any) -> bytes:
+    return _encoder.encode(obj)
+
+
+def decode(data: bytes | str) -> Any:
+    return _decoder.decode(data)
+
+
+def to_builtins(obj: Any) -> Any:
+    return msgspec.to_builtins(obj)
