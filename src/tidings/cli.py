@@ -118,15 +118,5 @@ def config_show(config_file: Path | None, **flags: Any) -> None:
     click.echo(json.dumps(shown, indent=2, sort_keys=True))
 
 
-def _register_bench() -> None:
-    try:
-        from tidings.bench.cli import bench
-    except ImportError:  # pragma: no cover
-        return
-    main.add_command(bench)
-
-
-_register_bench()
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -98,7 +98,7 @@ class Dispatcher:
 
     def _decode_params(self, method: Method, raw: msgspec.Raw) -> Params:
         try:
-            return self._decoders[method.name].decode(raw)  # type: ignore[no-any-return]
+            return self._decoders[method.name].decode(raw)
         except msgspec.ValidationError as exc:
             raise TidingsError(ErrorCode.INVALID_PARAMS, f"{method.name}: {exc}") from exc
         except msgspec.DecodeError as exc:

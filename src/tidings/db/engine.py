@@ -30,7 +30,8 @@ Row = Any  # sqlite3.Row or asyncpg.Record: both index by name and position
 class Txn(Protocol):
     """What a ``*_txn`` function may do inside a transaction."""
 
-    engine: Engine
+    @property
+    def engine(self) -> Engine: ...
 
     async def execute(self, sql: str, *args: Any) -> None: ...
 

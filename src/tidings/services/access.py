@@ -52,7 +52,8 @@ def check_can_post(chat: ChatRow, member: MemberRow) -> None:
 
 def check_not_expired(chat: ChatRow, now: int) -> None:
     if chat.expire_at and now >= chat.expire_at:
-        raise TidingsError(ErrorCode.CHAT_EXPIRED, f"this chat expired at {iso_utc(chat.expire_at)}",
+        raise TidingsError(ErrorCode.CHAT_EXPIRED,
+                           f"this chat expired at {iso_utc(chat.expire_at)}",
                            chat_id=chat.chat_id, expire_at=chat.expire_at)
 
 

@@ -22,7 +22,7 @@ class DeviceService:
         self._bus = bus
         self._clock = clock
 
-    async def list(self, user_id: int, current_device: int) -> list[wire.Device]:
+    async def list_devices(self, user_id: int, current_device: int) -> list[wire.Device]:
         async def list_txn(txn: Txn) -> list[users.DeviceRow]:
             return await users.list_devices_txn(txn, user_id)
 

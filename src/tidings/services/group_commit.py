@@ -10,6 +10,7 @@ per-transaction overhead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,8 @@ class GroupCommitter(Generic[Req, Res]):
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="group-commit")
@@ -50,6 +53,7 @@ class GroupCommitter(Generic[Req, Res]):
             raise TidingsError(ErrorCode.UNAVAILABLE, "the server is shutting down")
         future: asyncio.Future[Res] = asyncio.get_running_loop().create_future()
         self._queue.append((request, future))
+        self._idle.clear()
         self._wake.set()
         # Shielded: a client that disconnects does not un-send its message.
         return await asyncio.shield(future)
@@ -60,13 +64,10 @@ class GroupCommitter(Generic[Req, Res]):
         if self._task is None:
             return
         self._wake.set()
-        while self._queue:
-            await asyncio.sleep(0.005)
+        await self._idle.wait()
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
         self._task = None
 
     async def _loop(self) -> None:
@@ -77,6 +78,7 @@ class GroupCommitter(Generic[Req, Res]):
                 count = min(len(self._queue), self._max_batch)
                 batch = [self._queue.popleft() for _ in range(count)]
                 await self._commit(batch)
+            self._idle.set()
 
     async def _commit(self, batch: list[tuple[Req, asyncio.Future[Res]]]) -> None:
         BATCH_SIZE.observe(len(batch))

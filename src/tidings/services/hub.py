@@ -24,9 +24,6 @@ ONLINE_DEVICES = Gauge("tidings_online_devices", "Authenticated connections on t
 class Sink(Protocol):
     """A connected, authenticated device (implemented by the transport)."""
 
-    user_id: int
-    device_id: int
-
     def push(self, frame: bytes) -> None:
         """Queue a frame; never blocks (a device that cannot keep up is dropped)."""
         ...
@@ -41,10 +38,12 @@ class LiveHub:
         self._sinks: dict[int, set[Sink]] = defaultdict(set)
         self._chats_of: dict[int, set[int]] = defaultdict(set)
         self._users_in: dict[int, set[int]] = defaultdict(set)
+        self._identity: dict[Sink, tuple[int, int]] = {}
 
     # -- connections
-    def attach(self, sink: Sink) -> None:
-        self._sinks[sink.user_id].add(sink)
+    def attach(self, sink: Sink, user_id: int, device_id: int) -> None:
+        self._identity[sink] = (user_id, device_id)
+        self._sinks[user_id].add(sink)
         ONLINE_DEVICES.inc()
 
     def follow(self, user_id: int, chat_ids: list[int]) -> None:
@@ -53,17 +52,19 @@ class LiveHub:
                 self._subscribe(user_id, chat_id)
 
     def detach(self, sink: Sink) -> None:
-        sinks = self._sinks.get(sink.user_id)
-        if sinks is None or sink not in sinks:
+        identity = self._identity.pop(sink, None)
+        if identity is None:
             return
+        user_id = identity[0]
+        sinks = self._sinks[user_id]
         sinks.discard(sink)
         ONLINE_DEVICES.dec()
         if not sinks:
-            del self._sinks[sink.user_id]
-            for chat_id in self._chats_of.pop(sink.user_id, set()):
+            del self._sinks[user_id]
+            for chat_id in self._chats_of.pop(user_id, set()):
                 users = self._users_in.get(chat_id)
                 if users is not None:
-                    users.discard(sink.user_id)
+                    users.discard(user_id)
                     if not users:
                         del self._users_in[chat_id]
 
@@ -97,7 +98,7 @@ class LiveHub:
         if event.close_devices:
             closing = set(event.close_devices)
             for sink in tuple(self._sinks.get(event.user_id, ())):
-                if sink.device_id in closing:
+                if self._identity[sink][1] in closing:
                     sink.revoke()
 
     def _push_to_user(self, user_id: int, frame: bytes) -> None:

@@ -84,7 +84,7 @@ class WsConnection:
         self.user_id, self.device_id = identity.user_id, identity.device_id
         # Attach before loading the chat list, so a join committed in between
         # still reaches this device (the hub applies joins for attached users).
-        hub.attach(self)
+        hub.attach(self, identity.user_id, identity.device_id)
         hub.follow(identity.user_id, await self.node.services.followed_chats(identity.user_id))
         self.state = State.READY
 

@@ -36,7 +36,8 @@ async def token(sv: Services, caller: Caller, p: s.TokenParams) -> Any:
 @registry.method("device.list", s.Empty)
 async def device_list(sv: Services, caller: Caller, p: s.Empty) -> Any:
     assert caller.device_id is not None
-    return {"devices": await sv.devices.list(require_user(caller.user_id), caller.device_id)}
+    devices = await sv.devices.list_devices(require_user(caller.user_id), caller.device_id)
+    return {"devices": devices}
 
 
 @registry.method("device.rename", s.DeviceRename)

@@ -1,0 +1,56 @@
+"""Fixtures shared by the suite. Every database-backed test runs on SQLite and
+on PostgreSQL: the ``engine`` fixture is parametrised, and the PostgreSQL half
+gets a fresh schema per test. Locally a missing PostgreSQL skips that half; in
+CI (``CI`` set) it fails, because a skip there would hide a broken engine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tidings.clock import FakeClock
+from tidings.config import Settings
+from tidings.services.container import Services
+from tidings.testing import postgres_schema, service_harness, test_settings
+
+PG_URL = os.environ.get("TIDINGS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TIDINGS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = bool(os.environ.get("CI"))
+
+
+def _unavailable(what: str, exc: BaseException) -> None:
+    message = f"{what} is not reachable: {exc}"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str | None]:
+    if request.param == "sqlite":
+        yield None
+        return
+    try:
+        async with postgres_schema(PG_URL) as url:
+            yield url
+    except OSError as exc:
+        _unavailable("PostgreSQL", exc)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return test_settings(tmp_path / "data", database_url)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def sv(settings: Settings, clock: FakeClock) -> AsyncIterator[Services]:
+    async with service_harness(settings, clock) as services:
+        yield services

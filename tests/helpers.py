@@ -1,0 +1,29 @@
+"""Small builders shared by the service-level tests."""
+
+from __future__ import annotations
+
+import itertools
+
+from tidings import wire
+from tidings.services.container import Services
+from tidings.services.messages import SendRequest
+
+_local_ids = itertools.count(1)
+PASSWORD = "correct horse"
+
+
+async def make_user(sv: Services, name: str) -> int:
+    identity = await sv.auth.register(name, PASSWORD, None)
+    return identity.user_id
+
+
+async def make_users(sv: Services, *names: str) -> list[int]:
+    return [await make_user(sv, n) for n in names]
+
+
+async def send_text(sv: Services, user_id: int, chat_id: int, text: str = "hi",
+                    **kw: object) -> wire.Message:
+    local_id = str(kw.pop("local_id", f"l{next(_local_ids)}"))
+    req = SendRequest(user_id=user_id, chat_id=chat_id, local_id=local_id, text=text,
+                      **kw)  # type: ignore[arg-type]
+    return await sv.messages.send(req)
