@@ -1,0 +1,111 @@
+"""Chats and membership rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from tidings.config import Settings
+from tidings.errors import ErrorCode, TidingsError
+from tidings.services.container import Services
+from tidings.testing import service_harness
+
+from .helpers import make_users
+
+
+async def test_direct_chat_is_one_per_pair(sv: Services) -> None:
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    a = await sv.chats.direct(alice, bob)
+    b = await sv.chats.direct(bob, alice)
+    c = await sv.chats.direct(alice, carol)
+    assert a.chat_id == b.chat_id != c.chat_id
+    assert a.kind == "direct" and a.member_count == 2
+
+
+async def test_direct_chat_with_unknown_user(sv: Services) -> None:
+    [alice] = await make_users(sv, "alice")
+    with pytest.raises(TidingsError) as err:
+        await sv.chats.direct(alice, 999)
+    assert err.value.code is ErrorCode.USER_NOT_FOUND
+
+
+async def test_create_group_roles(sv: Services) -> None:
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    chat = await sv.chats.create(alice, "group", "  Friends ", [bob, carol, bob, alice])
+    assert chat.title == "Friends" and chat.member_count == 3 and chat.creator_id == alice
+    details = await sv.chats.get(bob, chat.chat_id)
+    assert {m.user_id: m.role for m in details.members} == {
+        alice: "owner", bob: "member", carol: "member"}
+
+
+@pytest.mark.parametrize(("kind", "title"), [("group", ""), ("secret", "x"), ("group", "t" * 200)])
+async def test_create_validates(sv: Services, kind: str, title: str) -> None:
+    [alice] = await make_users(sv, "alice")
+    with pytest.raises(TidingsError) as err:
+        await sv.chats.create(alice, kind, title, [])
+    assert err.value.code is ErrorCode.INVALID_PARAMS
+
+
+async def test_only_admins_remove_and_nobody_removes_the_owner(sv: Services) -> None:
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    chat = await sv.chats.create(alice, "group", "g", [bob, carol])
+    with pytest.raises(TidingsError) as err:
+        await sv.chats.remove_member(bob, chat.chat_id, carol)
+    assert err.value.code is ErrorCode.FORBIDDEN
+    await sv.chats.remove_member(alice, chat.chat_id, carol)
+    with pytest.raises(TidingsError) as err:
+        await sv.chats.remove_member(alice, chat.chat_id, carol)
+    assert err.value.code is ErrorCode.NOT_FOUND
+
+
+async def test_channel_only_admins_add(sv: Services) -> None:
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    channel = await sv.chats.create(alice, "channel", "news", [bob])
+    with pytest.raises(TidingsError) as err:
+        await sv.chats.add_members(bob, channel.chat_id, [carol])
+    assert err.value.code is ErrorCode.FORBIDDEN
+    group = await sv.chats.create(alice, "group", "g", [bob])
+    await sv.chats.add_members(bob, group.chat_id, [carol])  # groups let members invite
+
+
+async def test_direct_chats_cannot_be_left_or_extended(sv: Services) -> None:
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    chat = await sv.chats.direct(alice, bob)
+    for call in (sv.chats.leave(alice, chat.chat_id),
+                 sv.chats.add_members(alice, chat.chat_id, [carol])):
+        with pytest.raises(TidingsError) as err:
+            await call
+        assert err.value.code is ErrorCode.FORBIDDEN
+
+
+async def test_rejoin_after_leaving(sv: Services) -> None:
+    alice, bob = await make_users(sv, "alice", "bob")
+    chat = await sv.chats.create(alice, "group", "g", [bob])
+    await sv.chats.leave(bob, chat.chat_id)
+    assert [d.chat.chat_id for d in await sv.chats.dialogs(bob)] == []
+    await sv.chats.add_members(alice, chat.chat_id, [bob])
+    assert [d.chat.chat_id for d in await sv.chats.dialogs(bob)] == [chat.chat_id]
+    assert (await sv.chats.get(alice, chat.chat_id)).chat.member_count == 2
+
+
+async def test_member_limit(settings: Settings) -> None:
+    async with service_harness(settings.model_copy(update={"max_group_members": 3})) as sv:
+        ids = await make_users(sv, *(f"user{i}" for i in range(4)))
+        chat = await sv.chats.create(ids[0], "group", "g", ids[1:3])
+        with pytest.raises(TidingsError) as err:
+            await sv.chats.add_members(ids[0], chat.chat_id, [ids[3]])
+        assert err.value.code is ErrorCode.FORBIDDEN
+
+
+async def test_set_expire_rules(sv: Services) -> None:
+    alice, bob = await make_users(sv, "alice", "bob")
+    chat = await sv.chats.create(alice, "group", "g", [bob])
+    with pytest.raises(TidingsError) as err:
+        await sv.chats.set_expire(bob, chat.chat_id, 2_000_000_000)
+    assert err.value.code is ErrorCode.FORBIDDEN
+    with pytest.raises(TidingsError) as err:
+        await sv.chats.set_expire(alice, chat.chat_id, -5)
+    assert err.value.code is ErrorCode.INVALID_PARAMS
+    await sv.chats.set_expire(alice, chat.chat_id, 2_000_000_000)
+    assert (await sv.chats.get(bob, chat.chat_id)).chat.expire_at == 2_000_000_000
+    await sv.chats.set_expire(alice, chat.chat_id, 0)
+    assert (await sv.chats.get(bob, chat.chat_id)).chat.expire_at is None

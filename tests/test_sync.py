@@ -1,0 +1,216 @@
+"""The sync model: logs, visibility, get_difference, and how many updates each
+mutation writes (exactly the ones it should: no more, no fewer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tidings.bus.base import ChatEvent, UserEvent
+from tidings.clock import FakeClock
+from tidings.errors import ErrorCode, TidingsError
+from tidings.services.container import Services
+from tidings.testing import RecordingBus
+
+from .helpers import make_users, send_text
+
+
+async def seqs(sv: Services, *user_ids: int) -> list[int]:
+    return [(await sv.sync.get_difference(u, 10**9, {}, 1)).seq for u in user_ids]
+
+
+async def chat_pts(sv: Services, user_id: int, chat_id: int) -> int:
+    return (await sv.chats.get(user_id, chat_id)).chat.pts
+
+
+def kinds(updates: list[dict[str, Any]]) -> list[str]:
+    return [u["kind"] for u in updates]
+
+
+def published(sv: Services) -> RecordingBus:
+    assert isinstance(sv.bus, RecordingBus)
+    return sv.bus
+
+
+async def test_create_group_writes_created_and_joins(sv: Services) -> None:
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    bus = published(sv)
+    bus.events.clear()
+    chat = await sv.chats.create(alice, "group", "g", [bob, carol])
+    diff = await sv.sync.get_chat_difference(alice, chat.chat_id, 0, None)
+    assert kinds(diff.updates) == ["chat.created"] + ["member.joined"] * 3
+    assert [u["pts"] for u in diff.updates] == [1, 2, 3, 4]
+    assert await seqs(sv, alice, bob, carol) == [1, 1, 1]
+    chat_events = [e for e in bus.events if isinstance(e, ChatEvent)]
+    user_events = [e for e in bus.events if isinstance(e, UserEvent)]
+    assert len(chat_events) == 1 and sorted(chat_events[0].joined) == sorted([alice, bob, carol])
+    assert sorted(e.user_id for e in user_events) == sorted([alice, bob, carol])
+
+
+async def test_send_writes_one_chat_update_and_no_user_updates(sv: Services) -> None:
+    alice, bob = await make_users(sv, "alice", "bob")
+    chat = await sv.chats.direct(alice, bob)
+    before_pts, before_seqs = await chat_pts(sv, alice, chat.chat_id), await seqs(sv, alice, bob)
+    m = await send_text(sv, alice, chat.chat_id)
+    assert await chat_pts(sv, alice, chat.chat_id) == before_pts + 1 == m.msg_id
+    assert await seqs(sv, alice, bob) == before_seqs
+    diff = await sv.sync.get_chat_difference(bob, chat.chat_id, before_pts, None)
+    assert kinds(diff.updates) == ["message.new"]
+    assert diff.updates[0]["message"]["text"] == "hi"
+
+
+async def test_add_remove_leave_update_counts(sv: Services) -> None:
+    alice, bob, carol, dave = await make_users(sv, "alice", "bob", "carol", "dave")
+    chat = await sv.chats.create(alice, "group", "g", [bob])
+    cid = chat.chat_id
+    p0 = await chat_pts(sv, alice, cid)
+    s0 = await seqs(sv, alice, bob, carol, dave)
+    await sv.chats.add_members(alice, cid, [carol, dave])
+    assert await chat_pts(sv, alice, cid) == p0 + 2
+    assert await seqs(sv, alice, bob, carol, dave) == [s0[0], s0[1], s0[2] + 1, s0[3] + 1]
+    await sv.chats.remove_member(alice, cid, carol)
+    await sv.chats.leave(dave, cid)
+    assert await chat_pts(sv, alice, cid) == p0 + 4
+    assert await seqs(sv, alice, bob, carol, dave) == [s0[0], s0[1], s0[2] + 2, s0[3] + 2]
+    diff = await sv.sync.get_chat_difference(alice, cid, p0, None)
+    assert kinds(diff.updates) == ["member.joined", "member.joined", "member.left",
+                                   "member.left"]
+    # adding someone already in the chat writes nothing
+    assert await sv.chats.add_members(alice, cid, [bob]) == p0 + 4
+
+
+async def test_owner_leaving_passes_ownership(sv: Services) -> None:
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    chat = await sv.chats.create(alice, "group", "g", [bob, carol])
+    await sv.chats.leave(alice, chat.chat_id)
+    details = await sv.chats.get(bob, chat.chat_id)
+    roles = {m.user_id: m.role for m in details.members}
+    assert roles == {bob: "owner", carol: "member"}
+    diff = await sv.sync.get_chat_difference(bob, chat.chat_id, 4, None)
+    assert kinds(diff.updates) == ["member.role", "member.left"]
+
+
+async def test_read_mark_moves_forward_only_and_syncs_devices(sv: Services) -> None:
+    alice, bob = await make_users(sv, "alice", "bob")
+    chat = await sv.chats.direct(alice, bob)
+    m1 = await send_text(sv, alice, chat.chat_id)
+    m2 = await send_text(sv, alice, chat.chat_id)
+    [s0] = await seqs(sv, bob)
+    assert await sv.reads.mark(bob, chat.chat_id, m2.msg_id) == m2.msg_id
+    assert await sv.reads.mark(bob, chat.chat_id, m1.msg_id) == m2.msg_id  # never backwards
+    assert await sv.reads.mark(bob, chat.chat_id, 10**6) == m2.msg_id  # clamped to the chat
+    diff = await sv.sync.get_difference(bob, s0, {}, None)
+    assert [(u["kind"], u["read_pts"]) for u in diff.user_updates] == [
+        ("read.updated", m2.msg_id)]
+    [dialog] = await sv.chats.dialogs(bob)
+    assert dialog.unread_count == 0 and dialog.read_pts == m2.msg_id
+
+
+async def test_dialogs_unread_and_order(sv: Services, clock: FakeClock) -> None:
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    with_carol = await sv.chats.direct(alice, carol)
+    with_bob = await sv.chats.direct(alice, bob)
+    clock.advance(10)
+    await send_text(sv, carol, with_carol.chat_id, "newest")
+    clock.advance(10)
+    await send_text(sv, bob, with_bob.chat_id, "1")
+    await send_text(sv, bob, with_bob.chat_id, "2")
+    await send_text(sv, alice, with_bob.chat_id, "mine")  # own messages are not unread
+    dialogs = await sv.chats.dialogs(alice)
+    assert [d.chat.chat_id for d in dialogs] == [with_bob.chat_id, with_carol.chat_id]
+    clock.advance(10)
+    await send_text(sv, carol, with_carol.chat_id, "newest")
+    dialogs = await sv.chats.dialogs(alice)
+    assert [d.chat.chat_id for d in dialogs] == [with_carol.chat_id, with_bob.chat_id]
+    unread = {d.chat.chat_id: d.unread_count for d in dialogs}
+    assert unread == {with_bob.chat_id: 2, with_carol.chat_id: 2}
+    last = {d.chat.chat_id: d.last_message.text for d in dialogs if d.last_message}
+    assert last == {with_bob.chat_id: "mine", with_carol.chat_id: "newest"}
+
+
+async def test_get_difference_catches_up_everything(sv: Services) -> None:
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    direct = await sv.chats.direct(alice, bob)
+    state = await sv.sync.get_state(bob)
+    await send_text(sv, alice, direct.chat_id, "while you were away")
+    group = await sv.chats.create(carol, "group", "new", [bob])
+    await send_text(sv, carol, group.chat_id, "welcome")
+    diff = await sv.sync.get_difference(bob, state.seq, {int(k): v for k, v in
+                                                         state.chats.items()}, None)
+    assert kinds(diff.user_updates) == ["chat.joined"]
+    by_chat = {c.chat_id: c for c in diff.chats}
+    assert kinds(by_chat[direct.chat_id].updates) == ["message.new"]
+    assert kinds(by_chat[group.chat_id].updates) == ["chat.created", "member.joined",
+                                                     "member.joined", "message.new"]
+    assert not any(c.too_long for c in diff.chats)
+    again = await sv.sync.get_difference(bob, diff.seq, {c.chat_id: c.pts for c in diff.chats},
+                                         None)
+    assert again.user_updates == [] and again.chats == []
+
+
+async def test_too_long_returns_the_newest_slice(sv: Services) -> None:
+    alice, bob = await make_users(sv, "alice", "bob")
+    chat = await sv.chats.direct(alice, bob)
+    start = await chat_pts(sv, bob, chat.chat_id)
+    for i in range(10):
+        await send_text(sv, alice, chat.chat_id, str(i))
+    diff = await sv.sync.get_chat_difference(bob, chat.chat_id, start, 4)
+    assert diff.too_long and diff.pts == start + 10
+    assert [u["pts"] for u in diff.updates] == list(range(start + 7, start + 11))
+    full = await sv.sync.get_chat_difference(bob, chat.chat_id, start, 10)
+    assert not full.too_long and len(full.updates) == 10
+
+
+async def test_limit_is_clamped_not_rejected(sv: Services) -> None:
+    alice, bob = await make_users(sv, "alice", "bob")
+    chat = await sv.chats.direct(alice, bob)
+    diff = await sv.sync.get_chat_difference(bob, chat.chat_id, 0, 10**9)
+    assert not diff.too_long
+    with pytest.raises(TidingsError) as err:
+        await sv.sync.get_chat_difference(bob, chat.chat_id, 0, 0)
+    assert err.value.code is ErrorCode.INVALID_PARAMS
+
+
+async def test_visibility_window_of_a_late_member(sv: Services) -> None:
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    chat = await sv.chats.create(alice, "group", "g", [bob])
+    await send_text(sv, alice, chat.chat_id, "before")
+    joined_at = await sv.chats.add_members(alice, chat.chat_id, [carol])
+    await send_text(sv, alice, chat.chat_id, "during")
+    left_at = await sv.chats.leave(carol, chat.chat_id)
+    await send_text(sv, alice, chat.chat_id, "after")
+    diff = await sv.sync.get_chat_difference(carol, chat.chat_id, 0, None)
+    assert [u["pts"] for u in diff.updates] == list(range(joined_at, left_at + 1))
+    assert diff.pts == left_at
+    state = await sv.sync.get_state(carol)
+    assert str(chat.chat_id) not in state.chats
+    # a former member who lists the chat gets the rest of their window, no more
+    catch = await sv.sync.get_difference(carol, 0, {chat.chat_id: joined_at}, None)
+    [entry] = [c for c in catch.chats if c.chat_id == chat.chat_id]
+    assert entry.pts == left_at and entry.updates[-1]["kind"] == "member.left"
+
+
+async def test_user_updates_page_with_more(sv: Services) -> None:
+    alice, bob = await make_users(sv, "alice", "bob")
+    for i in range(5):
+        await sv.chats.create(alice, "group", f"g{i}", [bob])
+    first = await sv.sync.get_difference(bob, 0, {}, 3)
+    assert first.more and [u["seq"] for u in first.user_updates] == [1, 2, 3]
+    second = await sv.sync.get_difference(bob, first.seq, {}, 3)
+    assert not second.more and [u["seq"] for u in second.user_updates] == [4, 5]
+
+
+async def test_pts_are_contiguous_with_one_entry_each(sv: Services) -> None:
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    chat = await sv.chats.create(alice, "group", "g", [bob])
+    m = await send_text(sv, alice, chat.chat_id)
+    await sv.chats.add_members(alice, chat.chat_id, [carol])
+    await sv.messages.recall(alice, chat.chat_id, m.msg_id)
+    await send_text(sv, carol, chat.chat_id)
+    await sv.chats.set_expire(alice, chat.chat_id, 0)
+    await sv.chats.remove_member(alice, chat.chat_id, carol)
+    diff = await sv.sync.get_chat_difference(alice, chat.chat_id, 0, None)
+    assert [u["pts"] for u in diff.updates] == list(range(1, diff.pts + 1))
+    assert kinds(diff.updates)[-5:] == ["member.joined", "message.recalled", "message.new",
+                                        "chat.expire_set", "member.left"]
