@@ -135,7 +135,7 @@ async def test_history_pages(sv: Services) -> None:
 
 
 async def test_history_is_limited_to_the_members_window(sv: Services) -> None:
-    alice, bob, carol, chat_id = await _group(sv)
+    alice, _, carol, chat_id = await _group(sv)
     await send_text(sv, alice, chat_id, "before carol")
     await sv.chats.add_members(alice, chat_id, [carol])
     after = await send_text(sv, alice, chat_id, "after carol")
