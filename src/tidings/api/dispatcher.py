@@ -82,6 +82,9 @@ class Dispatcher:
             if not method.public and caller.user_id is None:
                 raise TidingsError(ErrorCode.UNAUTHORIZED,
                                    "authenticate first: auth.register, auth.login or auth.token")
+            if method.public and caller.user_id is not None:
+                raise TidingsError(ErrorCode.FORBIDDEN, "this connection is already "
+                                   "authenticated; open another one for another account")
             params = self._decode_params(method, envelope.params)
             result = await method.handler(self.services, caller, params)
             return wire.encode({"id": envelope.id, "result": result})

@@ -21,6 +21,8 @@ Connection and auth
         each connects if needed, stores ``user_id``, ``device_id``, ``token`` and then
         runs ``catch_up()``.
     await close()              idempotent; ends ``updates()`` streams
+    await disconnect()         go offline on purpose: socket closed, sync state kept,
+                               no reconnect; ``resume(token)`` comes back and catches up
     await call(method, params=None) -> dict
         one request with a fresh id; many may be in flight at once.  Raises
         ``TidingsClientError(code, message, data)`` on an error frame,

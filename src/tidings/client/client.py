@@ -111,6 +111,18 @@ class Client:
             await self._session.close()
         self._hub.close()
 
+    async def disconnect(self) -> None:
+        """Go offline on purpose: close the socket, keep the sync state, do not
+        reconnect.  ``resume(client.token)`` comes back and catches up."""
+        conn, self._conn = self._conn, None  # _on_lost ignores a connection not current
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
+            await asyncio.gather(self._reconnect_task, return_exceptions=True)
+            self._reconnect_task = None
+        if conn is not None:
+            await conn.close()
+        self._hub.changed()
+
     async def __aenter__(self) -> Client:
         await self.connect()
         return self
