@@ -31,6 +31,9 @@ def test_settings(data_dir: Path, database_url: str | None = None, **overrides: 
     return Settings(**values)
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a pytest test
+
+
 def with_search_path(url: str, schema: str) -> str:
     """A PostgreSQL URL whose connections use ``schema`` (asyncpg passes unknown
     query parameters on as server settings)."""

@@ -1,0 +1,69 @@
+"""Two nodes sharing one PostgreSQL database and a Redis bus: a device on one
+node receives what is sent through the other (DESIGN §9, production profile)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio
+
+from tidings.client import Client
+from tidings.testing import postgres_schema, running_server, test_settings
+
+from .conftest import PG_URL, REDIS_URL, _unavailable
+
+PASSWORD = "correct horse"
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    try:
+        async with postgres_schema(PG_URL) as url:
+            yield url
+    except OSError as exc:
+        _unavailable("PostgreSQL", exc)
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError) as exc:
+        _unavailable("Redis", exc)
+    finally:
+        await client.aclose()
+    return REDIS_URL
+
+
+async def test_updates_cross_nodes_over_redis(tmp_path: Path, pg_url: str,
+                                              redis_url: str) -> None:
+    common = {"bus": "redis", "redis_url": redis_url, "secret_key": "k" * 40,
+              "bus_channel_prefix": f"test-{uuid.uuid4().hex[:8]}"}
+    node_a = test_settings(tmp_path / "a", pg_url, **common)
+    node_b = test_settings(tmp_path / "b", pg_url, **common)
+    async with running_server(node_a) as a, running_server(node_b) as b:
+        alice, bob = Client(a.url), Client(b.url)
+        try:
+            await alice.register("alice", PASSWORD)
+            await bob.register("bob", PASSWORD)
+            assert bob.user_id is not None and alice.token is not None
+            chat = await alice.direct(bob.user_id)
+            await bob.wait_for(lambda c: chat["chat_id"] in c.chats)
+            sent = [await alice.send_text(chat["chat_id"], f"m{i}") for i in range(20)]
+            await bob.wait_for(lambda c: c.chats[chat["chat_id"]].pts == sent[-1]["msg_id"])
+            view = bob.chats[chat["chat_id"]].messages
+            assert [view[m["msg_id"]]["text"] for m in sent] == [f"m{i}" for i in range(20)]
+            # a token issued by one node is accepted by the other (shared secret)
+            alice_on_b = Client(b.url)
+            try:
+                await alice_on_b.resume(alice.token)
+                assert alice_on_b.user_id == alice.user_id
+            finally:
+                await alice_on_b.close()
+        finally:
+            await alice.close()
+            await bob.close()
