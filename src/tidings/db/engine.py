@@ -66,6 +66,13 @@ class Engine(Protocol):
         """SQL testing ``column`` against a list, with placeholders from ``$first``."""
         ...
 
+    def keys_table(self, alias: str, columns: Sequence[tuple[str, str]], first: int,
+                   rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+        """A FROM item named ``alias`` holding ``rows`` (``columns`` are (name, SQL
+        type)), with placeholders from ``$first``. Joining against it looks up many
+        composite keys through an index in one statement."""
+        ...
+
     def is_unique_violation(self, exc: BaseException) -> bool: ...
 
 
@@ -170,6 +177,16 @@ class SqliteEngine:
         marks = ",".join(f"${first + i}" for i in range(len(values)))
         return f"{column} IN ({marks})", list(values)
 
+    def keys_table(self, alias: str, columns: Sequence[tuple[str, str]], first: int,
+                   rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+        width = len(columns)
+        values = ",".join(
+            "(" + ",".join(f"${first + r * width + c}" for c in range(width)) + ")"
+            for r in range(len(rows)))
+        names = ", ".join(f"column{i + 1} AS {name}" for i, (name, _) in enumerate(columns))
+        args = [value for row in rows for value in row]
+        return f"(SELECT {names} FROM (VALUES {values})) AS {alias}", args
+
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
 
@@ -242,6 +259,14 @@ class PostgresEngine:
 
     def any_of(self, column: str, first: int, values: Sequence[Any]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(${first})", [list(values)]
+
+    def keys_table(self, alias: str, columns: Sequence[tuple[str, str]], first: int,
+                   rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+        arrays = ", ".join(f"${first + i}::{sql_type}[]" for i, (_, sql_type) in
+                           enumerate(columns))
+        names = ", ".join(name for name, _ in columns)
+        args = [[row[i] for row in rows] for i in range(len(columns))]
+        return f"unnest({arrays}) AS {alias}({names})", args
 
     def is_unique_violation(self, exc: BaseException) -> bool:
         import asyncpg

@@ -109,9 +109,9 @@ class MessageService:
         chat_ids = sorted({r.chat_id for r in batch})
         chat_rows = await chats.get_chats_txn(txn, chat_ids)
         members = await chats.members_of_chats_txn(
-            txn, chat_ids, sorted({r.user_id for r in batch}))
+            txn, sorted({(r.chat_id, r.user_id) for r in batch}))
         stored = await messages.find_by_local_ids_txn(
-            txn, chat_ids, sorted({r.local_id for r in batch}))
+            txn, sorted({(r.chat_id, r.user_id, r.local_id) for r in batch}))
 
         results: list[wire.Message | TidingsError | None] = [None] * len(batch)
         first_of: dict[tuple[int, int, str], int] = {}

@@ -123,16 +123,17 @@ async def get_members_txn(txn: Txn, chat_id: int, user_ids: list[int]) -> dict[i
     return {int(r[1]): MemberRow(*r) for r in rows}
 
 
-async def members_of_chats_txn(txn: Txn, chat_ids: list[int], user_ids: list[int]
+async def members_of_chats_txn(txn: Txn, pairs: list[tuple[int, int]]
                                ) -> dict[tuple[int, int], MemberRow]:
-    """Memberships of the given users in the given chats (one query for a batch)."""
-    if not chat_ids or not user_ids:
+    """Memberships for (chat_id, user_id) pairs, one indexed lookup each, one query."""
+    if not pairs:
         return {}
-    chat_cond, chat_args = txn.engine.any_of("chat_id", 1, chat_ids)
-    user_cond, user_args = txn.engine.any_of("user_id", 1 + len(chat_args), user_ids)
+    keys, args = txn.engine.keys_table("k", [("chat_id", "bigint"), ("user_id", "bigint")],
+                                       1, pairs)
     rows = await txn.fetch(
-        f"SELECT {_MEMBER_COLS} FROM members WHERE {chat_cond} AND {user_cond}",
-        *chat_args, *user_args,
+        f"SELECT {_prefixed(_MEMBER_COLS, 'm')} FROM {keys}"
+        " JOIN members m ON m.chat_id = k.chat_id AND m.user_id = k.user_id",
+        *args,
     )
     return {(int(r[0]), int(r[1])): MemberRow(*r) for r in rows}
 

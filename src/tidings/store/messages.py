@@ -113,15 +113,18 @@ async def oldest_after_txn(txn: Txn, chat_id: int, after: int, upto: int, limit:
     return [message_from_row(r) for r in rows]
 
 
-async def find_by_local_ids_txn(txn: Txn, chat_ids: list[int], local_ids: list[str]
+async def find_by_local_ids_txn(txn: Txn, keys: list[tuple[int, int, str]]
                                 ) -> dict[tuple[int, int, str], wire.Message]:
-    """Messages already stored under any of these local ids, by (chat, sender, local_id)."""
-    if not local_ids:
+    """Messages already stored under these (chat_id, sender_id, local_id) keys."""
+    if not keys:
         return {}
-    chat_cond, chat_args = txn.engine.any_of("chat_id", 1, chat_ids)
-    lid_cond, lid_args = txn.engine.any_of("local_id", 1 + len(chat_args), local_ids)
+    table, args = txn.engine.keys_table(
+        "k", [("chat_id", "bigint"), ("sender_id", "bigint"), ("local_id", "text")], 1, keys)
+    cols = ", ".join(f"m.{c.strip()}" for c in _COLS.split(","))
     rows = await txn.fetch(
-        f"SELECT {_COLS} FROM messages WHERE {chat_cond} AND {lid_cond}", *chat_args, *lid_args
+        f"SELECT {cols} FROM {table} JOIN messages m ON m.chat_id = k.chat_id"
+        " AND m.sender_id = k.sender_id AND m.local_id = k.local_id",
+        *args,
     )
     found = {}
     for r in rows:
