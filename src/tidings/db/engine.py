@@ -75,6 +75,12 @@ class Engine(Protocol):
 
     def is_unique_violation(self, exc: BaseException) -> bool: ...
 
+    @property
+    def for_update(self) -> str:
+        """Appended to a SELECT that must lock its rows until commit (PostgreSQL);
+        empty where the single writer already excludes other writers (SQLite)."""
+        ...
+
 
 class _AfterCommit:
     def __init__(self) -> None:
@@ -119,6 +125,7 @@ class SqliteTxn(_AfterCommit):
 
 class SqliteEngine:
     name = "sqlite"
+    for_update = ""
 
     def __init__(self, path: Path, *, synchronous: str = "normal") -> None:
         self.path = path
@@ -218,6 +225,7 @@ class PostgresTxn(_AfterCommit):
 
 class PostgresEngine:
     name = "postgres"
+    for_update = " FOR UPDATE"
 
     def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 8) -> None:
         self.dsn = dsn

@@ -107,7 +107,7 @@ class MessageService:
                               ) -> list[wire.Message | TidingsError]:
         now = self._clock.now()
         chat_ids = sorted({r.chat_id for r in batch})
-        chat_rows = await chats.get_chats_txn(txn, chat_ids)
+        chat_rows = await chats.get_chats_txn(txn, chat_ids, lock=True)
         members = await chats.members_of_chats_txn(
             txn, sorted({(r.chat_id, r.user_id) for r in batch}))
         stored = await messages.find_by_local_ids_txn(
@@ -137,12 +137,15 @@ class MessageService:
 
         await self._check_replies_txn(txn, batch, accepted, chat_rows, members, results)
         written: list[wire.Message] = []
-        for chat_id in sorted(accepted):
-            indexes = [i for i in accepted[chat_id] if results[i] is None]
-            if not indexes:
-                continue
-            first = await updates.allocate_message_pts_txn(txn, chat_id, len(indexes), now)
-            fresh = [self._new_message(batch[i], first + k, now)
+        to_write = {chat_id: [i for i in indexes if results[i] is None]
+                    for chat_id, indexes in accepted.items()}
+        to_write = {chat_id: indexes for chat_id, indexes in to_write.items() if indexes}
+        if not to_write:
+            return self._resolve_repeats(batch, results, first_of)
+        firsts = await updates.allocate_message_pts_txn(
+            txn, {chat_id: len(indexes) for chat_id, indexes in to_write.items()}, now)
+        for chat_id, indexes in sorted(to_write.items()):
+            fresh = [self._new_message(batch[i], firsts[chat_id] + k, now)
                      for k, i in enumerate(indexes)]
             for i, m in zip(indexes, fresh, strict=True):
                 results[i] = m
@@ -150,7 +153,12 @@ class MessageService:
             publish_chat_on_commit(txn, self._bus, chat_id, [message_update(m) for m in fresh])
         await messages.insert_messages_txn(txn, written)
         txn.call_after(lambda: MESSAGES_SENT.inc(len(written)))
+        return self._resolve_repeats(batch, results, first_of)
 
+    def _resolve_repeats(self, batch: list[SendRequest],
+                         results: list[wire.Message | TidingsError | None],
+                         first_of: dict[tuple[int, int, str], int]
+                         ) -> list[wire.Message | TidingsError]:
         final: list[wire.Message | TidingsError] = []
         for i, req in enumerate(batch):
             result = results[i]

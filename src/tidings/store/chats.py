@@ -81,11 +81,15 @@ async def get_chat_txn(txn: Txn, chat_id: int) -> ChatRow | None:
     return None if row is None else ChatRow(*row)
 
 
-async def get_chats_txn(txn: Txn, chat_ids: list[int]) -> dict[int, ChatRow]:
+async def get_chats_txn(txn: Txn, chat_ids: list[int], *, lock: bool = False
+                        ) -> dict[int, ChatRow]:
+    """``lock`` holds the rows until commit, taken in id order so that two writers
+    locking overlapping sets cannot deadlock."""
     if not chat_ids:
         return {}
     cond, args = txn.engine.any_of("chat_id", 1, chat_ids)
-    rows = await txn.fetch(f"SELECT {_CHAT_COLS} FROM chats WHERE {cond}", *args)
+    suffix = " ORDER BY chat_id" + txn.engine.for_update if lock else ""
+    rows = await txn.fetch(f"SELECT {_CHAT_COLS} FROM chats WHERE {cond}{suffix}", *args)
     return {int(r[0]): ChatRow(*r) for r in rows}
 
 

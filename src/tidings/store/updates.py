@@ -26,17 +26,23 @@ async def allocate_pts_txn(txn: Txn, chat_id: int, count: int, now: int) -> int:
     return int(last) - count + 1
 
 
-async def allocate_message_pts_txn(txn: Txn, chat_id: int, count: int, now: int) -> int:
-    """Like ``allocate_pts_txn`` for ``count`` new messages: the last one becomes the
-    chat's last message."""
-    last = await txn.fetchval(
-        "UPDATE chats SET pts = pts + $2, last_msg_id = pts + $2, last_activity = $3"
-        " WHERE chat_id = $1 RETURNING pts",
-        chat_id, count, now,
+async def allocate_message_pts_txn(txn: Txn, counts: dict[int, int], now: int
+                                   ) -> dict[int, int]:
+    """Reserve ``counts[chat_id]`` pts in each chat for new messages, in one
+    statement; return each chat's first reserved pts. The last message becomes the
+    chat's last message. Callers lock the chat rows first (``get_chats_txn``)."""
+    keys, args = txn.engine.keys_table("k", [("chat_id", "bigint"), ("n", "bigint")], 2,
+                                       sorted(counts.items()))
+    rows = await txn.fetch(
+        "UPDATE chats SET pts = chats.pts + k.n, last_msg_id = chats.pts + k.n,"
+        f" last_activity = $1 FROM {keys} WHERE chats.chat_id = k.chat_id"
+        " RETURNING chats.chat_id, chats.pts",
+        now, *args,
     )
-    if last is None:
-        raise LookupError(f"chat {chat_id} does not exist")
-    return int(last) - count + 1
+    firsts = {int(r[0]): int(r[1]) - counts[int(r[0])] + 1 for r in rows}
+    if len(firsts) != len(counts):
+        raise LookupError(f"chats missing: {sorted(set(counts) - set(firsts))}")
+    return firsts
 
 
 async def insert_chat_updates_txn(
