@@ -40,6 +40,26 @@ class SendRequest(msgspec.Struct, frozen=True):
     file_id: int | None = None
 
 
+class _BatchCheck:
+    """What validation decided for each request of a batch."""
+
+    def __init__(self, size: int) -> None:
+        self.results: list[wire.Message | TidingsError | None] = [None] * size
+        self.first_of: dict[tuple[int, int, str], int] = {}  # key -> first request with it
+        self.accepted: list[int] = []  # requests that will get a new message
+
+    def resolve(self, batch: list[SendRequest]) -> list[wire.Message | TidingsError]:
+        """Every request's outcome; a repeat within the batch shares its first's."""
+        final: list[wire.Message | TidingsError] = []
+        for i, req in enumerate(batch):
+            result = self.results[i]
+            if result is None:
+                result = self.results[self.first_of[(req.chat_id, req.user_id, req.local_id)]]
+            assert result is not None
+            final.append(result)
+        return final
+
+
 def message_update(m: wire.Message) -> dict[str, Any]:
     return wire.chat_update(m.msg_id, "message.new", m.date, {"message": wire.to_builtins(m)})
 
@@ -106,16 +126,26 @@ class MessageService:
     async def _send_batch_txn(self, txn: Txn, batch: list[SendRequest]
                               ) -> list[wire.Message | TidingsError]:
         now = self._clock.now()
-        chat_ids = sorted({r.chat_id for r in batch})
-        chat_rows = await chats.get_chats_txn(txn, chat_ids, lock=True)
+        check = await self._check_batch_txn(txn, batch, now)
+        to_write: dict[int, list[int]] = {}
+        for i in check.accepted:
+            if check.results[i] is None:
+                to_write.setdefault(batch[i].chat_id, []).append(i)
+        if to_write:
+            await self._write_batch_txn(txn, batch, to_write, check.results, now)
+        return check.resolve(batch)
+
+    async def _check_batch_txn(self, txn: Txn, batch: list[SendRequest], now: int
+                               ) -> _BatchCheck:
+        """Decide each request's fate before any pts is reserved, so a refused
+        request leaves no hole in the log."""
+        chat_rows = await chats.get_chats_txn(txn, sorted({r.chat_id for r in batch}),
+                                              lock=True)
         members = await chats.members_of_chats_txn(
             txn, sorted({(r.chat_id, r.user_id) for r in batch}))
         stored = await messages.find_by_local_ids_txn(
             txn, sorted({(r.chat_id, r.user_id, r.local_id) for r in batch}))
-
-        results: list[wire.Message | TidingsError | None] = [None] * len(batch)
-        first_of: dict[tuple[int, int, str], int] = {}
-        accepted: dict[int, list[int]] = {}
+        check = _BatchCheck(len(batch))
         for i, req in enumerate(batch):
             key = (req.chat_id, req.user_id, req.local_id)
             try:
@@ -124,26 +154,24 @@ class MessageService:
                     raise access.chat_missing(req.chat_id)
                 member = access.require_active(members.get(key[:2]), req.chat_id)
                 if key in stored:
-                    results[i] = stored[key]
-                    continue
-                if key in first_of:
-                    continue
-                access.check_not_expired(chat, now)
-                access.check_can_post(chat, member)
-                first_of[key] = i
-                accepted.setdefault(req.chat_id, []).append(i)
+                    check.results[i] = stored[key]
+                elif key not in check.first_of:
+                    access.check_not_expired(chat, now)
+                    access.check_can_post(chat, member)
+                    check.first_of[key] = i
+                    check.accepted.append(i)
             except TidingsError as exc:
-                results[i] = exc
+                check.results[i] = exc
+        await self._check_replies_txn(txn, batch, check, chat_rows, members)
+        return check
 
-        await self._check_replies_txn(txn, batch, accepted, chat_rows, members, results)
-        written: list[wire.Message] = []
-        to_write = {chat_id: [i for i in indexes if results[i] is None]
-                    for chat_id, indexes in accepted.items()}
-        to_write = {chat_id: indexes for chat_id, indexes in to_write.items() if indexes}
-        if not to_write:
-            return self._resolve_repeats(batch, results, first_of)
+    async def _write_batch_txn(self, txn: Txn, batch: list[SendRequest],
+                               to_write: dict[int, list[int]],
+                               results: list[wire.Message | TidingsError | None], now: int
+                               ) -> None:
         firsts = await updates.allocate_message_pts_txn(
             txn, {chat_id: len(indexes) for chat_id, indexes in to_write.items()}, now)
+        written: list[wire.Message] = []
         for chat_id, indexes in sorted(to_write.items()):
             fresh = [self._new_message(batch[i], firsts[chat_id] + k, now)
                      for k, i in enumerate(indexes)]
@@ -153,42 +181,26 @@ class MessageService:
             publish_chat_on_commit(txn, self._bus, chat_id, [message_update(m) for m in fresh])
         await messages.insert_messages_txn(txn, written)
         txn.call_after(lambda: MESSAGES_SENT.inc(len(written)))
-        return self._resolve_repeats(batch, results, first_of)
-
-    def _resolve_repeats(self, batch: list[SendRequest],
-                         results: list[wire.Message | TidingsError | None],
-                         first_of: dict[tuple[int, int, str], int]
-                         ) -> list[wire.Message | TidingsError]:
-        final: list[wire.Message | TidingsError] = []
-        for i, req in enumerate(batch):
-            result = results[i]
-            if result is None:  # a repeat of a request earlier in this batch
-                result = results[first_of[(req.chat_id, req.user_id, req.local_id)]]
-            assert result is not None
-            final.append(result)
-        return final
 
     async def _check_replies_txn(
-        self, txn: Txn, batch: list[SendRequest], accepted: dict[int, list[int]],
-        chat_rows: dict[int, chats.ChatRow],
-        members: dict[tuple[int, int], chats.MemberRow],
-        results: list[wire.Message | TidingsError | None],
+        self, txn: Txn, batch: list[SendRequest], check: _BatchCheck,
+        chat_rows: dict[int, chats.ChatRow], members: dict[tuple[int, int], chats.MemberRow],
     ) -> None:
-        for chat_id, indexes in accepted.items():
+        by_chat: dict[int, list[int]] = {}
+        for i in check.accepted:
+            if batch[i].reply_to is not None:
+                by_chat.setdefault(batch[i].chat_id, []).append(i)
+        for chat_id, indexes in by_chat.items():
             wanted = sorted({r for i in indexes if (r := batch[i].reply_to) is not None})
-            if not wanted:
-                continue
             found = await messages.existing_ids_txn(txn, chat_id, wanted)
             for i in indexes:
                 req = batch[i]
-                if req.reply_to is None:
-                    continue
                 member = members[(chat_id, req.user_id)]
                 first_visible = access.visible_from(chat_rows[chat_id], member)
-                if req.reply_to not in found or req.reply_to < first_visible:
-                    results[i] = TidingsError(ErrorCode.MESSAGE_NOT_FOUND,
-                                              f"reply_to: no message {req.reply_to} in this chat",
-                                              field="reply_to")
+                if req.reply_to not in found or (req.reply_to or 0) < first_visible:
+                    check.results[i] = TidingsError(
+                        ErrorCode.MESSAGE_NOT_FOUND,
+                        f"reply_to: no message {req.reply_to} in this chat", field="reply_to")
 
     def _new_message(self, req: SendRequest, msg_id: int, now: int) -> wire.Message:
         return wire.Message(
