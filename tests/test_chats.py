@@ -9,7 +9,7 @@ from tidings.errors import ErrorCode, TidingsError
 from tidings.services.container import Services
 from tidings.testing import service_harness
 
-from .helpers import make_users
+from .helpers import make_users, send_text
 
 
 async def test_direct_chat_is_one_per_pair(sv: Services) -> None:
@@ -71,7 +71,8 @@ async def test_direct_chats_cannot_be_left_or_extended(sv: Services) -> None:
     alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
     chat = await sv.chats.direct(alice, bob)
     for call in (sv.chats.leave(alice, chat.chat_id),
-                 sv.chats.add_members(alice, chat.chat_id, [carol])):
+                 sv.chats.add_members(alice, chat.chat_id, [carol]),
+                 sv.chats.set_expire(alice, chat.chat_id, 2_000_000_000)):
         with pytest.raises(TidingsError) as err:
             await call
         assert err.value.code is ErrorCode.FORBIDDEN
@@ -109,3 +110,24 @@ async def test_set_expire_rules(sv: Services) -> None:
     assert (await sv.chats.get(bob, chat.chat_id)).chat.expire_at == 2_000_000_000
     await sv.chats.set_expire(alice, chat.chat_id, 0)
     assert (await sv.chats.get(bob, chat.chat_id)).chat.expire_at is None
+
+
+async def test_dialog_hides_a_last_message_from_before_joining(sv: Services) -> None:
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    chat = await sv.chats.create(alice, "group", "g", [bob])
+    await send_text(sv, alice, chat.chat_id, "secret from before carol")
+    await sv.chats.add_members(alice, chat.chat_id, [carol])
+    [dialog] = await sv.chats.dialogs(carol)
+    assert dialog.last_message is None and dialog.unread_count == 0
+    await send_text(sv, alice, chat.chat_id, "hello carol")
+    [dialog] = await sv.chats.dialogs(carol)
+    assert dialog.last_message is not None and dialog.last_message.text == "hello carol"
+    assert dialog.unread_count == 1
+
+
+async def test_chat_created_update_describes_the_new_chat(sv: Services) -> None:
+    alice, bob = await make_users(sv, "alice", "bob")
+    chat = await sv.chats.create(alice, "group", "g", [bob])
+    diff = await sv.sync.get_chat_difference(bob, chat.chat_id, 0, None)
+    created = diff.updates[0]["chat"]
+    assert (created["pts"], created["member_count"], created["title"]) == (1, 2, "g")

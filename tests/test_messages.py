@@ -84,6 +84,7 @@ async def test_reply_to_must_exist_in_the_chat(sv: Services) -> None:
         ({"kind": "system"}, ErrorCode.INVALID_PARAMS),
         ({"kind": "location"}, ErrorCode.INVALID_PARAMS),
         ({"local_id": ""}, ErrorCode.INVALID_PARAMS),
+        ({"file_id": 5}, ErrorCode.INVALID_PARAMS),
         ({"entities": [wire.Entity("bold", 0, 10)]}, ErrorCode.INVALID_PARAMS),
     ],
 )
@@ -196,3 +197,20 @@ async def test_expired_chat_refuses_sends_but_stays_readable(sv: Services,
     assert err.value.code is ErrorCode.CHAT_EXPIRED
     assert [m.text for m in await sv.messages.history(bob, chat_id, None, None, None)] == [
         "before"]
+
+
+async def test_a_used_local_id_with_other_content_conflicts(sv: Services) -> None:
+    alice, _, _, chat_id = await _group(sv)
+    first = await send_text(sv, alice, chat_id, "pay 10 to A", local_id="k")
+    with pytest.raises(TidingsError) as err:
+        await send_text(sv, alice, chat_id, "pay 10 to B", local_id="k")
+    assert err.value.code is ErrorCode.LOCAL_ID_CONFLICT
+    assert err.value.data["msg_id"] == first.msg_id
+
+
+async def test_owner_recalls_own_message_within_the_admin_window(sv: Services,
+                                                                 clock: FakeClock) -> None:
+    alice, _, _, chat_id = await _group(sv)
+    m = await send_text(sv, alice, chat_id, "announcement")
+    clock.advance(3600)
+    await sv.messages.recall(alice, chat_id, m.msg_id)

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     max_frame_bytes: int = Field(65536, ge=1024)
     rate_limit_per_second: float = Field(200.0, gt=0, description="requests per connection")
     rate_limit_burst: int = Field(400, ge=1)
+    rate_limit_per_address_per_second: float = Field(
+        1000.0, gt=0, description="requests per client address, all its connections together")
+    rate_limit_per_address_burst: int = Field(2000, ge=1)
     rate_limit_exempt_loopback: bool = True
     max_pending_pushes: int = Field(
         2000, ge=10, description="queued push frames before a slow device is disconnected"

@@ -83,7 +83,8 @@ class ChatService:
         chat = await chats.get_chat_txn(txn, chat_id)
         assert chat is not None
         entries: list[tuple[str, dict[str, Any]]] = [
-            ("chat.created", {"chat": wire.to_builtins(chat.to_wire()), "by": creator_id})]
+            ("chat.created", {"chat": wire.to_builtins(msgspec.structs.replace(
+                chat.to_wire(), pts=1, member_count=len(member_ids))), "by": creator_id})]
         entries += [("member.joined", {"user_id": u, "role": roles[u], "by": creator_id})
                     for u in member_ids]
         ups = await updates.append_chat_updates_txn(txn, chat_id, now, entries)
@@ -203,7 +204,9 @@ class ChatService:
 
         async def expire_txn(txn: Txn) -> int:
             chat, me = await self._load_active_txn(txn, chat_id, user_id)
-            if chat.kind != "direct" and me.role != "owner":
+            if chat.kind == "direct":
+                raise forbidden("a direct chat's expiry is set by an operator")
+            if me.role != "owner":
                 raise forbidden("only the owner may set when a chat expires")
             return await self.set_expire_txn(txn, chat, value, user_id)
 
@@ -238,10 +241,11 @@ class ChatService:
             for member, chat in await chats.memberships_of_user_txn(txn, user_id,
                                                                     active_only=True):
                 last = None
-                if chat.last_msg_id:
+                first_visible = access.visible_from(chat, member)
+                if chat.last_msg_id >= first_visible:
                     found = await messages.get_messages_txn(txn, chat.chat_id, [chat.last_msg_id])
                     last = found[0] if found else None
-                start = max(member.read_pts, access.visible_from(chat, member) - 1)
+                start = max(member.read_pts, first_visible - 1)
                 unread = await messages.count_unread_txn(txn, chat.chat_id, start, chat.pts,
                                                          user_id)
                 result.append(wire.Dialog(chat.to_wire(), last, unread, member.read_pts,

@@ -60,6 +60,18 @@ class _BatchCheck:
         return final
 
 
+def _same_request(stored: wire.Message, req: SendRequest) -> wire.Message | TidingsError:
+    """A retry returns the original; a different message under a used local_id is a
+    client bug worth surfacing rather than silently answering with the old one."""
+    same = stored.kind == req.kind and stored.reply_to == req.reply_to and (
+        stored.recalled_at is not None or stored.text == req.text)
+    if same:
+        return stored
+    return TidingsError(ErrorCode.LOCAL_ID_CONFLICT,
+                        f"local_id {req.local_id!r} was used for another message",
+                        msg_id=stored.msg_id)
+
+
 def message_update(m: wire.Message) -> dict[str, Any]:
     return wire.chat_update(m.msg_id, "message.new", m.date, {"message": wire.to_builtins(m)})
 
@@ -95,9 +107,9 @@ class MessageService:
             raise invalid("a text message needs non-empty text", field="text")
         if req.kind == "location" and req.location is None:
             raise invalid("a location message needs location", field="location")
-        if req.kind in wire.MEDIA_KINDS:
+        if req.kind in wire.MEDIA_KINDS or req.file_id is not None:
             raise invalid("media messages need an uploaded file; uploads are not available "
-                          "in this version", field="kind")
+                          "in this version", field="file_id")
         self._check_entities(req)
 
     def _check_entities(self, req: SendRequest) -> None:
@@ -154,7 +166,7 @@ class MessageService:
                     raise access.chat_missing(req.chat_id)
                 member = access.require_active(members.get(key[:2]), req.chat_id)
                 if key in stored:
-                    check.results[i] = stored[key]
+                    check.results[i] = _same_request(stored[key], req)
                 elif key not in check.first_of:
                     access.check_not_expired(chat, now)
                     access.check_can_post(chat, member)
@@ -281,8 +293,8 @@ class MessageService:
         if message.kind == "system":
             raise forbidden("system messages cannot be recalled")
         s = self._settings
-        if member.role in access.ADMIN_ROLES and message.sender_id != member.user_id:
-            window = s.admin_recall_window_seconds
+        if member.role in access.ADMIN_ROLES:
+            window = max(s.admin_recall_window_seconds, s.recall_window_seconds)
         elif message.sender_id == member.user_id:
             window = s.recall_window_seconds
         else:

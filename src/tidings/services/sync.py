@@ -17,7 +17,6 @@ import msgspec
 from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
-from tidings.errors import invalid
 from tidings.services import access
 from tidings.services.messages import message_update
 from tidings.store import chats, messages, updates
@@ -50,9 +49,9 @@ class SyncService:
     def _limit(self, limit: int | None) -> int:
         if limit is None:
             return self._settings.sync_default_limit
-        if limit < 1:
-            raise invalid("limit must be positive", field="limit")
-        return min(limit, self._settings.sync_max_limit)
+        # Clamped, not rejected (DESIGN §11): a client asking for too much or too
+        # little still makes progress.
+        return max(1, min(limit, self._settings.sync_max_limit))
 
     async def get_state(self, user_id: int) -> State:
         async def state_txn(txn: Txn) -> State:

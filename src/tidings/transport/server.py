@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tidings.api.dispatcher import Dispatcher
 from tidings.config import Settings
 from tidings.services.container import Services
+from tidings.transport.ratelimit import AddressLimits
 from tidings.transport.ws import CLOSE_GOING_AWAY, WsConnection
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,9 @@ class Node:
         self.connections: set[WsConnection] = set()
         self.ready = False
         self._background: set[asyncio.Task[Any]] = set()
+        self.address_limits = AddressLimits(settings.rate_limit_per_address_per_second,
+                                            settings.rate_limit_per_address_burst,
+                                            services.clock.monotonic)
         self.app = web.Application()
         self.app.router.add_get("/ws", self.handle_ws)
         self.app.router.add_get("/healthz", self.handle_health)

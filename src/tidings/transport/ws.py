@@ -147,7 +147,8 @@ class WsConnection:
                 self._send(error_frame(None, TidingsError(
                     ErrorCode.TOO_LARGE, f"frame exceeds {limit} bytes", limit=limit)))
                 continue
-            if self._bucket is not None and not self._bucket.take():
+            if self._bucket is not None and not (
+                    self._bucket.take() and self.node.address_limits.take(self.remote or "")):
                 self._send(error_frame(guess_request_id(data), TidingsError(
                     ErrorCode.RATE_LIMITED, "too many requests; slow down")))
                 continue
