@@ -13,6 +13,7 @@ import click
 import tomli_w
 from pydantic import ValidationError
 
+from tidings.bench.cli import bench
 from tidings.config import Settings, load_settings
 
 _COMMON = [
@@ -116,6 +117,9 @@ def config_show(config_file: Path | None, **flags: Any) -> None:
     if shown.get("secret_key"):
         shown["secret_key"] = "***"
     click.echo(json.dumps(shown, indent=2, sort_keys=True))
+
+
+main.add_command(bench)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,56 @@
+"""``tidings bench ingest``: every requested (engine, chats, mode) run, each on
+a fresh database in its own temporary data dir."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tidings.bench.results import IngestResult
+from tidings.bench.service_ingest import ServiceParams, service_ingest
+from tidings.bench.storage import fresh_database
+from tidings.bench.ws_ingest import WsParams, ws_ingest
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    engines: tuple[str, ...]
+    modes: tuple[str, ...]
+    chats: tuple[int, ...]
+    messages: int
+    clients: int
+    connections: int
+    window: int
+    inflight: int
+    senders: int
+    pg_url: str | None = None
+
+
+async def run_one(options: IngestOptions, engine: str, mode: str, chats: int,
+                  data_dir: Path) -> IngestResult:
+    async with fresh_database(engine, options.pg_url) as database_url:
+        if mode == "service":
+            return await service_ingest(data_dir, database_url, ServiceParams(
+                messages=options.messages, chats=chats, senders=options.senders,
+                inflight=options.inflight))
+        return await ws_ingest(data_dir, database_url, WsParams(
+            messages=options.messages, chats=chats, clients=options.clients,
+            connections=options.connections, window=options.window))
+
+
+async def run_ingest(options: IngestOptions,
+                     progress: Callable[[IngestResult], None] | None = None
+                     ) -> list[IngestResult]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="tidings-bench-") as tmp:
+        for engine in options.engines:
+            for chats in options.chats:
+                for mode in options.modes:
+                    data_dir = Path(tmp) / f"{engine}-{mode}-{chats}"
+                    result = await run_one(options, engine, mode, chats, data_dir)
+                    if progress is not None:
+                        progress(result)
+                    results.append(result)
+    return results

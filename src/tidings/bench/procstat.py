@@ -1,0 +1,74 @@
+"""CPU time of other processes, read from /proc (Linux only; no psutil).
+
+The server under test runs in its own process, and PostgreSQL in its own
+backends, so the CPU they spend per message can only be read from outside.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PROC = Path("/proc")
+
+
+def _stat_fields(pid: int) -> tuple[str, list[str]] | None:
+    """(command name, fields after it) of /proc/<pid>/stat, or None if gone."""
+    try:
+        text = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # The name is in parentheses and may itself contain spaces or ')'.
+    head, _, tail = text.rpartition(")")
+    return head.partition("(")[2], tail.split()
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of one process (not its children), None if unreadable."""
+    parsed = _stat_fields(pid)
+    if parsed is None:
+        return None
+    fields = parsed[1]
+    # After the name: state is field 3 of stat(5), utime 14 and stime 15.
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def cpu_by_name(name: str) -> dict[int, float]:
+    """CPU seconds of every visible process whose command name is ``name``."""
+    found: dict[int, float] = {}
+    if not _PROC.is_dir():
+        return found
+    for entry in _PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        parsed = _stat_fields(int(entry.name))
+        if parsed is not None and parsed[0] == name:
+            fields = parsed[1]
+            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / _TICKS
+    return found
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU spent between two snapshots; a process born in between counts whole.
+    (A process that exited in between is lost: backends of a pool stay.)"""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+class PostgresCpu:
+    """CPU of the local PostgreSQL server processes over an interval, when
+    they run on this machine; ``None`` when none are visible."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
+        self._before: dict[int, float] = {}
+
+    def start(self) -> None:
+        if self._enabled:
+            self._before = cpu_by_name("postgres")
+
+    def stop(self) -> float | None:
+        if not self._enabled:
+            return None
+        after = cpu_by_name("postgres")
+        return cpu_spent(self._before, after) if after else None

@@ -1,0 +1,63 @@
+"""The two outputs of a bench run: a table for people, JSON for the record."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from tidings.bench.results import IngestResult
+
+_COLUMNS: list[tuple[str, str]] = [
+    ("engine", "engine"), ("mode", "mode"), ("chats", "chats"), ("messages", "msgs"),
+    ("acknowledged", "acked"), ("persisted", "stored"), ("seconds", "s"),
+    ("msgs_per_s", "msgs/s"), ("server_cpu_us_per_msg", "srv µs/msg"),
+    ("db_cpu_us_per_msg", "db µs/msg"), ("client_cpu_us_per_msg", "cli µs/msg"),
+    ("avg_batch", "batch"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("errors", "errors"),
+]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def format_table(results: list[IngestResult]) -> str:
+    rows = [[h for _, h in _COLUMNS]]
+    for r in results:
+        row = r.to_json()
+        rows.append([_cell(row[key]) for key, _ in _COLUMNS])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine(versions: dict[str, str]) -> dict[str, Any]:
+    return {"nproc": os.cpu_count(), "cpu": cpu_model(),
+            "python": platform.python_version(), **versions}
+
+
+def to_json(workload: str, results: list[IngestResult], machine_info: dict[str, Any],
+            options: dict[str, Any]) -> str:
+    document = {"workload": workload, "machine": machine_info, "options": options,
+                "results": [r.to_json() for r in results]}
+    return json.dumps(document, indent=2, sort_keys=False)

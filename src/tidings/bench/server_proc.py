@@ -1,0 +1,128 @@
+"""The server under test, in its own process (``python -m tidings serve``),
+so its CPU can be read apart from the load generators' and the measurement
+includes everything a deployment runs: uvloop, aiohttp, the dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+
+from tidings.bench.procstat import process_cpu_seconds
+from tidings.testing import FAST_HASHING
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    """A port free right now. Another process could take it before the server
+    binds; on a benchmark machine that is unlikely and shows as a start error."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_env() -> dict[str, str]:
+    """The caller's environment (so TIDINGS_* tuning such as WRITE_BATCH_MAX
+    reaches the server), with cheap password hashing for the many logins of a
+    run and the store chosen only by our flags."""
+    env = {k: v for k, v in os.environ.items() if k != "TIDINGS_DATABASE_URL"}
+    env.update({f"TIDINGS_{k.upper()}": str(v) for k, v in FAST_HASHING.items()})
+    env.setdefault("TIDINGS_LOG_LEVEL", "warning")
+    return env
+
+
+def new_log(directory: Path, name: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / name
+
+
+class ServerProcess:
+    def __init__(self, proc: asyncio.subprocess.Process, port: int, log_path: Path) -> None:
+        self.proc = proc
+        self.port = port
+        self.log_path = log_path
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cpu_seconds(self) -> float:
+        cpu = process_cpu_seconds(self.proc.pid)
+        if cpu is None:
+            raise RuntimeError(f"server process {self.proc.pid} is gone; see {self.log_path}")
+        return cpu
+
+    async def batch_totals(self, session: aiohttp.ClientSession) -> tuple[float, float]:
+        """(messages, transactions) of the server's group committer, from /metrics."""
+        async with session.get(f"{self.http_url}/metrics") as resp:
+            text = await resp.text()
+        values = {"sum": 0.0, "count": 0.0}
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name.startswith("tidings_group_commit_batch_size_"):
+                suffix = name.removeprefix("tidings_group_commit_batch_size_")
+                if suffix in values:
+                    values[suffix] = float(value)
+        return values["sum"], values["count"]
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    async def wait_ready(self, session: aiohttp.ClientSession) -> None:
+        deadline = asyncio.get_running_loop().time() + START_TIMEOUT
+        while asyncio.get_running_loop().time() < deadline:
+            if self.proc.returncode is not None:
+                raise RuntimeError(f"the server exited at start:\n{self.log_tail()}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"{self.http_url}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"the server did not become ready:\n{self.log_tail()}")
+
+    async def stop(self) -> None:
+        """SIGTERM (the server commits what is queued and closes), SIGKILL if stuck."""
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), STOP_TIMEOUT)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def server_process(data_dir: Path, database_url: str | None,
+                         session: aiohttp.ClientSession) -> AsyncIterator[ServerProcess]:
+    port = free_port()
+    args = ["-m", "tidings", "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--data-dir", str(data_dir)]
+    if database_url:
+        args += ["--database-url", database_url]
+    log_path = new_log(data_dir, "server.log")
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, *args, stdin=asyncio.subprocess.DEVNULL,
+            stdout=log, stderr=log, env=server_env())
+    server = ServerProcess(proc, port, log_path)
+    try:
+        await server.wait_ready(session)
+        yield server
+    finally:
+        await server.stop()
