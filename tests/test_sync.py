@@ -210,3 +210,30 @@ async def test_pts_are_contiguous_with_one_entry_each(sv: Services) -> None:
     assert [u["pts"] for u in diff.updates] == list(range(1, diff.pts + 1))
     assert kinds(diff.updates)[-5:] == ["member.joined", "message.recalled", "message.new",
                                         "chat.expire_set", "member.left"]
+
+
+async def test_rejoined_member_keeps_the_earlier_span(sv: Services) -> None:
+    alice, bob = await make_users(sv, "alice", "bob")
+    chat = await sv.chats.create(alice, "group", "g", [bob])
+    cid = chat.chat_id
+    seen_before = await chat_pts(sv, bob, cid)
+    first = await send_text(sv, alice, cid, "first span")
+    left_at = await sv.chats.leave(bob, cid)
+    hidden = await send_text(sv, alice, cid, "while bob was out")
+    joined_at = await sv.chats.add_members(alice, cid, [bob])
+    second = await send_text(sv, alice, cid, "second span")
+    # a device that last saw pts `seen_before` gets the rest of span one, then span two
+    diff = await sv.sync.get_chat_difference(bob, cid, seen_before, None)
+    pts = [u["pts"] for u in diff.updates]
+    assert pts == [first.msg_id, left_at, joined_at, second.msg_id]
+    assert hidden.msg_id not in pts and not diff.too_long
+    history = await sv.messages.history(bob, cid, None, None, None)
+    assert [m.text for m in history] == ["first span", "second span"]
+    older = await sv.messages.history(bob, cid, second.msg_id, None, 1)
+    assert [m.text for m in older] == ["first span"]
+    newer = await sv.messages.history(bob, cid, None, 0, 10)
+    assert [m.text for m in newer] == ["first span", "second span"]
+    assert await sv.messages.get(bob, cid, [first.msg_id, hidden.msg_id]) == [first]
+    # too_long keeps the newest pts across spans
+    tail = await sv.sync.get_chat_difference(bob, cid, seen_before, 2)
+    assert tail.too_long and [u["pts"] for u in tail.updates] == [joined_at, second.msg_id]

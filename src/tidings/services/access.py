@@ -16,13 +16,46 @@ def chat_missing(chat_id: int) -> TidingsError:
 
 
 def visible_from(chat: ChatRow, member: MemberRow) -> int:
-    """The first pts this member may see."""
+    """The first pts of the member's current span."""
     return 1 if chat.history_visibility == "full" else member.joined_pts
 
 
 def visible_upto(chat: ChatRow, member: MemberRow) -> int:
     """The last pts this member may see: where they left, or the chat's pts."""
     return member.left_pts if member.left_pts is not None else chat.pts
+
+
+def visible_spans(chat: ChatRow, member: MemberRow) -> list[tuple[int, int]]:
+    """Every inclusive pts range this member may see, oldest first: the spans of
+    earlier memberships, then the current one."""
+    current = (visible_from(chat, member), visible_upto(chat, member))
+    if chat.history_visibility == "full":
+        return [current]
+    return [*member.earlier_spans(), current]
+
+
+def can_see(spans: list[tuple[int, int]], pts: int) -> bool:
+    return any(lo <= pts <= hi for lo, hi in spans)
+
+
+def ranges_after(spans: list[tuple[int, int]], pts: int, limit: int
+                 ) -> tuple[list[tuple[int, int]], bool]:
+    """The half-open ranges (after, upto] of visible pts above ``pts``, oldest first,
+    cut to the newest ``limit`` pts; and whether anything was cut (too_long)."""
+    ranges = [(max(lo - 1, pts), hi) for lo, hi in spans if hi > pts]
+    total = sum(hi - after for after, hi in ranges)
+    if total <= limit:
+        return ranges, False
+    kept: list[tuple[int, int]] = []
+    room = limit
+    for after, hi in reversed(ranges):
+        if room <= 0:
+            break
+        take = min(room, hi - after)
+        kept.append((hi - take, hi))
+        room -= take
+    kept.reverse()
+    return kept, True
 
 
 def require_active(member: MemberRow | None, chat_id: int) -> MemberRow:

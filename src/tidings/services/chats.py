@@ -120,7 +120,10 @@ class ChatService:
                 txn, chat_id, now,
                 [("member.joined", {"user_id": u, "role": "member", "by": user_id}) for u in new])
             for u, update in zip(new, ups, strict=True):
-                await chats.upsert_member_txn(txn, chat_id, u, "member", update["pts"], now)
+                before = current.get(u)
+                await chats.upsert_member_txn(
+                    txn, chat_id, u, "member", update["pts"], now,
+                    before.spans_after_leaving() if before is not None else None)
             await chats.add_member_count_txn(txn, chat_id, len(new))
             publish_chat_on_commit(txn, self._bus, chat_id, ups, joined=new)
             final = await chats.get_chat_txn(txn, chat_id)
@@ -242,7 +245,7 @@ class ChatService:
                                                                     active_only=True):
                 last = None
                 first_visible = access.visible_from(chat, member)
-                if chat.last_msg_id >= first_visible:
+                if access.can_see(access.visible_spans(chat, member), chat.last_msg_id):
                     found = await messages.get_messages_txn(txn, chat.chat_id, [chat.last_msg_id])
                     last = found[0] if found else None
                 start = max(member.read_pts, first_visible - 1)

@@ -207,9 +207,8 @@ class MessageService:
             found = await messages.existing_ids_txn(txn, chat_id, wanted)
             for i in indexes:
                 req = batch[i]
-                member = members[(chat_id, req.user_id)]
-                first_visible = access.visible_from(chat_rows[chat_id], member)
-                if req.reply_to not in found or (req.reply_to or 0) < first_visible:
+                spans = access.visible_spans(chat_rows[chat_id], members[(chat_id, req.user_id)])
+                if req.reply_to not in found or not access.can_see(spans, req.reply_to or 0):
                     check.results[i] = TidingsError(
                         ErrorCode.MESSAGE_NOT_FOUND,
                         f"reply_to: no message {req.reply_to} in this chat", field="reply_to")
@@ -231,16 +230,37 @@ class MessageService:
 
         async def history_txn(txn: Txn) -> list[wire.Message]:
             chat, member = await self._visible_txn(txn, chat_id, user_id)
-            low = access.visible_from(chat, member) - 1
-            high = access.visible_upto(chat, member)
+            spans = access.visible_spans(chat, member)
             if after is not None:
-                upper = high if before is None else min(high, before - 1)
-                return await messages.oldest_after_txn(txn, chat_id, max(after, low), upper,
-                                                       count)
-            upper = high + 1 if before is None else min(high + 1, before)
-            return await messages.newest_before_txn(txn, chat_id, low, upper, count)
+                return await self._oldest_txn(txn, chat_id, spans, after, before, count)
+            return await self._newest_txn(txn, chat_id, spans, before, count)
 
         return await self._db.read("message_history", history_txn)
+
+    async def _oldest_txn(self, txn: Txn, chat_id: int, spans: list[tuple[int, int]],
+                          after: int, before: int | None, count: int) -> list[wire.Message]:
+        page: list[wire.Message] = []
+        for lo, hi in spans:
+            upper = hi if before is None else min(hi, before - 1)
+            lower = max(after, lo - 1)
+            if upper > lower:
+                page += await messages.oldest_after_txn(txn, chat_id, lower, upper,
+                                                        count - len(page))
+            if len(page) >= count:
+                break
+        return page
+
+    async def _newest_txn(self, txn: Txn, chat_id: int, spans: list[tuple[int, int]],
+                          before: int | None, count: int) -> list[wire.Message]:
+        page: list[wire.Message] = []
+        for lo, hi in reversed(spans):
+            upper = hi + 1 if before is None else min(hi + 1, before)
+            if upper > lo:
+                page = await messages.newest_before_txn(txn, chat_id, lo - 1, upper,
+                                                        count - len(page)) + page
+            if len(page) >= count:
+                break
+        return page
 
     async def get(self, user_id: int, chat_id: int, msg_ids: list[int]) -> list[wire.Message]:
         if not 1 <= len(msg_ids) <= self._settings.get_max_ids:
@@ -249,8 +269,8 @@ class MessageService:
 
         async def get_txn(txn: Txn) -> list[wire.Message]:
             chat, member = await self._visible_txn(txn, chat_id, user_id)
-            low, high = access.visible_from(chat, member), access.visible_upto(chat, member)
-            wanted = sorted({m for m in msg_ids if low <= m <= high})
+            spans = access.visible_spans(chat, member)
+            wanted = sorted({m for m in msg_ids if access.can_see(spans, m)})
             return await messages.get_messages_txn(txn, chat_id, wanted)
 
         return await self._db.read("get_messages", get_txn)
@@ -273,7 +293,7 @@ class MessageService:
             member = access.require_active(await chats.get_member_txn(txn, chat_id, user_id),
                                            chat_id)
             found = await messages.get_messages_txn(txn, chat_id, [msg_id])
-            if not found or msg_id < access.visible_from(chat, member):
+            if not found or not access.can_see(access.visible_spans(chat, member), msg_id):
                 raise TidingsError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {msg_id}")
             message = found[0]
             self._check_recall(message, member, now)

@@ -94,7 +94,7 @@ class SyncService:
                 if client_pts is None and not member.active:
                     continue
                 if client_pts is None:
-                    client_pts = access.visible_from(chat, member) - 1
+                    client_pts = access.visible_spans(chat, member)[0][0] - 1
                 if client_pts >= access.visible_upto(chat, member):
                     continue
                 result.append(await self._chat_difference_txn(txn, chat, member, client_pts,
@@ -106,13 +106,12 @@ class SyncService:
     async def _chat_difference_txn(self, txn: Txn, chat: chats.ChatRow,
                                    member: chats.MemberRow, pts: int, limit: int
                                    ) -> ChatDifference:
-        high = access.visible_upto(chat, member)
-        low = min(max(pts, access.visible_from(chat, member) - 1), high)
-        too_long = high - low > limit
-        if too_long:
-            low = high - limit
-        msgs = await messages.messages_range_txn(txn, chat.chat_id, low, high)
-        others = await updates.chat_updates_range_txn(txn, chat.chat_id, low, high)
-        merged = list(heapq.merge((message_update(m) for m in msgs), others,
-                                  key=lambda u: int(u["pts"])))
-        return ChatDifference(chat.chat_id, high, merged, too_long)
+        ranges, too_long = access.ranges_after(access.visible_spans(chat, member), pts, limit)
+        merged: list[dict[str, Any]] = []
+        for after, upto in ranges:
+            msgs = await messages.messages_range_txn(txn, chat.chat_id, after, upto)
+            others = await updates.chat_updates_range_txn(txn, chat.chat_id, after, upto)
+            merged += heapq.merge((message_update(m) for m in msgs), others,
+                                  key=lambda u: int(u["pts"]))
+        return ChatDifference(chat.chat_id, access.visible_upto(chat, member), merged,
+                              too_long)

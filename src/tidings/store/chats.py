@@ -44,10 +44,23 @@ class MemberRow(msgspec.Struct, frozen=True):
     muted_until: int
     pinned: int
     hidden: int
+    past_spans: str | None
 
     @property
     def active(self) -> bool:
         return self.left_pts is None
+
+    def earlier_spans(self) -> list[tuple[int, int]]:
+        if not self.past_spans:
+            return []
+        return [(int(lo), int(hi)) for lo, hi in wire.decode(self.past_spans)]
+
+    def spans_after_leaving(self) -> str | None:
+        """``past_spans`` for a re-join: the earlier spans plus the one just closed."""
+        if self.left_pts is None:
+            return self.past_spans
+        spans = [*self.earlier_spans(), (self.joined_pts, self.left_pts)]
+        return wire.encode(spans).decode()
 
 
 _CHAT_COLS = (
@@ -56,7 +69,7 @@ _CHAT_COLS = (
 )
 _MEMBER_COLS = (
     "chat_id, user_id, role, joined_pts, left_pts, joined_at, read_pts, read_at,"
-    " cleared_pts, muted_until, pinned, hidden"
+    " cleared_pts, muted_until, pinned, hidden, past_spans"
 )
 
 
@@ -171,15 +184,16 @@ async def active_chat_ids_of_user_txn(txn: Txn, user_id: int) -> list[int]:
 
 
 async def upsert_member_txn(txn: Txn, chat_id: int, user_id: int, role: str, joined_pts: int,
-                            now: int) -> None:
-    """Join, or re-join after leaving: the visible range starts again at ``joined_pts``."""
+                            now: int, past_spans: str | None = None) -> None:
+    """Join, or re-join after leaving: a new span starts at ``joined_pts``, and
+    ``past_spans`` keeps the earlier ones visible."""
     await txn.execute(
-        "INSERT INTO members (chat_id, user_id, role, joined_pts, joined_at, read_pts)"
-        " VALUES ($1, $2, $3, $4, $5, $6)"
+        "INSERT INTO members (chat_id, user_id, role, joined_pts, joined_at, read_pts,"
+        " past_spans) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         " ON CONFLICT (chat_id, user_id) DO UPDATE SET role = excluded.role,"
         " joined_pts = excluded.joined_pts, left_pts = NULL, joined_at = excluded.joined_at,"
-        " read_pts = excluded.read_pts, cleared_pts = 0",
-        chat_id, user_id, role, joined_pts, now, joined_pts - 1,
+        " read_pts = excluded.read_pts, cleared_pts = 0, past_spans = excluded.past_spans",
+        chat_id, user_id, role, joined_pts, now, joined_pts - 1, past_spans,
     )
 
 
