@@ -72,3 +72,54 @@ class PostgresCpu:
             return None
         after = cpu_by_name("postgres")
         return cpu_spent(self._before, after) if after else None
+
+
+def process_rss_bytes(pid: int) -> int | None:
+    """Resident set size (``VmRSS`` of /proc/<pid>/status), None if unreadable."""
+    try:
+        text = (_PROC / str(pid) / "status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024  # reported in kB
+    return None
+
+
+def open_fd_count(pid: int) -> int | None:
+    """File descriptors the process holds now, None if unreadable."""
+    try:
+        return sum(1 for _ in (_PROC / str(pid) / "fd").iterdir())
+    except OSError:
+        return None
+
+
+def nofile_limits(pid: int) -> tuple[int, int] | None:
+    """(soft, hard) RLIMIT_NOFILE of a process, from /proc/<pid>/limits."""
+    try:
+        text = (_PROC / str(pid) / "limits").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            unlimited = 1 << 30
+            return (unlimited if soft == "unlimited" else int(soft),
+                    unlimited if hard == "unlimited" else int(hard))
+    return None
+
+
+def raise_nofile_limit() -> tuple[int, int]:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit (as far as an
+    unprivileged process may); returns the (soft, hard) now in force. Also used
+    as the ``preexec_fn`` of the server process."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)

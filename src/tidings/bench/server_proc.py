@@ -15,7 +15,13 @@ from pathlib import Path
 
 import aiohttp
 
-from tidings.bench.procstat import process_cpu_seconds
+from tidings.bench.procstat import (
+    nofile_limits,
+    open_fd_count,
+    process_cpu_seconds,
+    process_rss_bytes,
+    raise_nofile_limit,
+)
 from tidings.testing import FAST_HASHING
 
 START_TIMEOUT = 60.0
@@ -64,6 +70,34 @@ class ServerProcess:
         if cpu is None:
             raise RuntimeError(f"server process {self.proc.pid} is gone; see {self.log_path}")
         return cpu
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def rss_bytes(self) -> int:
+        rss = process_rss_bytes(self.proc.pid)
+        if rss is None:
+            raise RuntimeError(f"server process {self.proc.pid} is gone; see {self.log_path}")
+        return rss
+
+    def fd_headroom(self) -> tuple[int, int, int]:
+        """(soft limit, hard limit, descriptors open now) of the server process."""
+        limits = nofile_limits(self.proc.pid)
+        used = open_fd_count(self.proc.pid)
+        if limits is None or used is None:
+            raise RuntimeError(f"server process {self.proc.pid} is gone; see {self.log_path}")
+        return limits[0], limits[1], used
+
+    async def metric(self, session: aiohttp.ClientSession, name: str) -> float | None:
+        """One unlabelled sample of the server's /metrics (a gauge or counter)."""
+        async with session.get(f"{self.http_url}/metrics") as resp:
+            text = await resp.text()
+        for line in text.splitlines():
+            sample, _, value = line.partition(" ")
+            if sample == name:
+                return float(value)
+        return None
 
     async def batch_totals(self, session: aiohttp.ClientSession) -> tuple[float, float]:
         """(messages, transactions) of the server's group committer, from /metrics."""
@@ -119,7 +153,10 @@ async def server_process(data_dir: Path, database_url: str | None,
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, *args, stdin=asyncio.subprocess.DEVNULL,
-            stdout=log, stderr=log, env=server_env())
+            stdout=log, stderr=log, env=server_env(),
+            # Many connections need many descriptors: the soft limit goes up to
+            # the hard one (raising the hard limit needs privileges we do not ask for).
+            preexec_fn=raise_nofile_limit)
     server = ServerProcess(proc, port, log_path)
     try:
         await server.wait_ready(session)

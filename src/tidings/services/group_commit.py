@@ -55,8 +55,10 @@ class GroupCommitter(Generic[Req, Res]):
         self._queue.append((request, future))
         self._idle.clear()
         self._wake.set()
-        # Shielded: a client that disconnects does not un-send its message.
-        return await asyncio.shield(future)
+        # A caller cancelled while waiting cancels only its future: the request stays
+        # queued and commits (a client that disconnects does not un-send), and the
+        # committer skips answering it.
+        return await future
 
     async def stop(self) -> None:
         """Commit what is queued, then stop."""
