@@ -10,17 +10,14 @@ any loader; server CPU is read from /proc over the load phase.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import msgspec
 
 from tidings.bench import plan as p
+from tidings.bench.loader import Loader, loaders
 from tidings.bench.procstat import PostgresCpu
 from tidings.bench.results import IngestResult, percentile
 from tidings.bench.rpc import RpcSocket
@@ -28,8 +25,6 @@ from tidings.bench.server_proc import ServerProcess, server_process
 from tidings.bench.storage import count_messages_at, engine_of
 from tidings.bench.wsload import ConnSpec, LoadConfig, LoadResult
 
-READY_TIMEOUT = 120.0
-RESULT_TIMEOUT = 1800.0  # a stuck run fails instead of hanging the bench
 MAX_IDS_PER_CALL = 200  # Settings.max_user_ids_per_call default
 SETUP_CONCURRENCY = 32
 
@@ -110,74 +105,6 @@ def loader_configs(url: str, plan: p.Plan, chat_ids: list[int], params: WsParams
     return configs
 
 
-# -- load-generator processes ----------------------------------------------------
-
-class Loader:
-    def __init__(self, proc: asyncio.subprocess.Process, log_path: Path) -> None:
-        self.proc = proc
-        self.log_path = log_path
-
-    @classmethod
-    async def spawn(cls, config: LoadConfig, log_path: Path) -> Loader:
-        with log_path.open("wb") as log:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "tidings.bench.wsload",
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log)
-        loader = cls(proc, log_path)
-        await loader._write(msgspec.json.encode(config) + b"\n")
-        return loader
-
-    async def _write(self, data: bytes) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(data)
-        await self.proc.stdin.drain()
-
-    async def ready(self) -> None:
-        assert self.proc.stdout is not None
-        line = await asyncio.wait_for(self.proc.stdout.readline(), READY_TIMEOUT)
-        if line.strip() != b"ready":
-            raise RuntimeError(f"load generator failed to start:\n{self._log_tail()}")
-
-    async def go(self) -> None:
-        await self._write(b"go\n")
-
-    async def result(self, path: Path) -> LoadResult:
-        assert self.proc.stdout is not None
-        line = await asyncio.wait_for(self.proc.stdout.readline(), RESULT_TIMEOUT)
-        await self.proc.wait()
-        if self.proc.returncode != 0 or line.strip() != b"done":
-            raise RuntimeError(f"load generator failed (exit {self.proc.returncode}):\n"
-                               f"{self._log_tail()}")
-        return read_result(path)
-
-    async def stop(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
-
-    def _log_tail(self) -> str:
-        try:
-            return "\n".join(self.log_path.read_text().splitlines()[-20:])
-        except OSError:
-            return ""
-
-
-def read_result(path: Path) -> LoadResult:
-    return msgspec.json.decode(path.read_bytes(), type=LoadResult)
-
-
-@contextlib.asynccontextmanager
-async def loaders(configs: list[LoadConfig], log_dir: Path) -> AsyncIterator[list[Loader]]:
-    started: list[Loader] = []
-    try:
-        for k, config in enumerate(configs):
-            started.append(await Loader.spawn(config, log_dir / f"loader{k}.log"))
-        yield started
-    finally:
-        for loader in started:
-            await loader.stop()
-
-
 # -- the run ---------------------------------------------------------------------
 
 @dataclass
@@ -197,7 +124,7 @@ async def load_phase(session: aiohttp.ClientSession, server: ServerProcess,
     cpu_start = server.cpu_seconds()
     for loader in started:
         await loader.go()
-    results = list(await asyncio.gather(*(loader.result(result_path(directory, k))
+    results = list(await asyncio.gather(*(loader.result(result_path(directory, k), LoadResult)
                                           for k, loader in enumerate(started))))
     server_cpu = server.cpu_seconds() - cpu_start
     db_seconds = db_cpu.stop()

@@ -62,11 +62,14 @@ _INSERT = (
 )
 
 
+_COLUMNS = [c.strip() for c in _COLS.split(",")]
+
+
 async def insert_messages_txn(txn: Txn, messages: list[wire.Message]) -> None:
     if len(messages) == 1:
         await txn.execute(_INSERT, *message_row_values(messages[0]))
     else:
-        await txn.executemany(_INSERT, [message_row_values(m) for m in messages])
+        await txn.insert_rows("messages", _COLUMNS, [message_row_values(m) for m in messages])
 
 
 async def get_messages_txn(txn: Txn, chat_id: int, msg_ids: list[int]) -> list[wire.Message]:
