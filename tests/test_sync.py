@@ -54,7 +54,7 @@ async def test_send_writes_one_chat_update_and_no_user_updates(sv: Services) -> 
     assert await seqs(sv, alice, bob) == before_seqs
     diff = await sv.sync.get_chat_difference(bob, chat.chat_id, before_pts, None)
     assert kinds(diff.updates) == ["message.new"]
-    assert diff.updates[0]["message"]["text"] == "hi"
+    assert diff.updates[0]["message"].text == "hi"
 
 
 async def test_add_remove_leave_update_counts(sv: Services) -> None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from tidings.bench.results import IngestResult
+
+class Row(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
 
 _COLUMNS: list[tuple[str, str]] = [
     ("engine", "engine"), ("mode", "mode"), ("chats", "chats"), ("messages", "msgs"),
@@ -29,12 +34,14 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def format_table(results: list[IngestResult]) -> str:
-    rows = [[h for _, h in _COLUMNS]]
+def format_table(results: Sequence[Row], columns: Sequence[tuple[str, str]] = _COLUMNS
+                 ) -> str:
+    """One row per result, ``columns`` as (JSON key, heading) pairs."""
+    rows = [[h for _, h in columns]]
     for r in results:
         row = r.to_json()
-        rows.append([_cell(row[key]) for key, _ in _COLUMNS])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+        rows.append([_cell(row.get(key)) for key, _ in columns])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -51,12 +58,26 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def git_commit() -> str | None:
+    """The commit of the code under test (``+dirty`` when the tree has changes)."""
+    repo = Path(__file__).resolve().parents[3]
+    try:
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10, check=True)
+        status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain",
+                                 "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
+
+
 def machine(versions: dict[str, str]) -> dict[str, Any]:
     return {"nproc": os.cpu_count(), "cpu": cpu_model(),
-            "python": platform.python_version(), **versions}
+            "python": platform.python_version(), "commit": git_commit(), **versions}
 
 
-def to_json(workload: str, results: list[IngestResult], machine_info: dict[str, Any],
+def to_json(workload: str, results: Sequence[Row], machine_info: dict[str, Any],
             options: dict[str, Any]) -> str:
     document = {"workload": workload, "machine": machine_info, "options": options,
                 "results": [r.to_json() for r in results]}

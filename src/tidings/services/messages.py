@@ -73,7 +73,8 @@ def _same_request(stored: wire.Message, req: SendRequest) -> wire.Message | Tidi
 
 
 def message_update(m: wire.Message) -> dict[str, Any]:
-    return wire.chat_update(m.msg_id, "message.new", m.date, {"message": wire.to_builtins(m)})
+    # The struct itself, not its dict: msgspec encodes it straight to JSON.
+    return {"pts": m.msg_id, "kind": "message.new", "date": m.date, "message": m}
 
 
 class MessageService:
