@@ -56,6 +56,7 @@ def open_database(settings: Settings) -> Database:
     return Database(create_engine(
         settings.database_url, settings.sqlite_path,
         sqlite_synchronous=settings.sqlite_synchronous,
+        sqlite_wal_autocheckpoint=settings.sqlite_wal_autocheckpoint,
         pool_min=settings.pg_pool_min, pool_max=settings.pg_pool_max,
     ))
 

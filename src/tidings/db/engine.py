@@ -147,9 +147,11 @@ class SqliteEngine:
     name = "sqlite"
     for_update = ""
 
-    def __init__(self, path: Path, *, synchronous: str = "normal") -> None:
+    def __init__(self, path: Path, *, synchronous: str = "normal",
+                 wal_autocheckpoint: int = 10000) -> None:
         self.path = path
         self.synchronous = synchronous
+        self.wal_autocheckpoint = wal_autocheckpoint
         self._conn: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
 
@@ -162,6 +164,7 @@ class SqliteEngine:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA cache_size=-65536")
+        conn.execute(f"PRAGMA wal_autocheckpoint={int(self.wal_autocheckpoint)}")
         self._conn = conn
 
     async def close(self) -> None:
@@ -312,9 +315,11 @@ def create_engine(
     sqlite_path: Path,
     *,
     sqlite_synchronous: str = "normal",
+    sqlite_wal_autocheckpoint: int = 10000,
     pool_min: int = 2,
     pool_max: int = 8,
 ) -> Engine:
     if database_url and database_url.startswith(("postgres://", "postgresql://")):
         return PostgresEngine(database_url, min_size=pool_min, max_size=pool_max)
-    return SqliteEngine(sqlite_path, synchronous=sqlite_synchronous)
+    return SqliteEngine(sqlite_path, synchronous=sqlite_synchronous,
+                        wal_autocheckpoint=sqlite_wal_autocheckpoint)
