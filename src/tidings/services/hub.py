@@ -39,17 +39,34 @@ class LiveHub:
         self._chats_of: dict[int, set[int]] = defaultdict(set)
         self._users_in: dict[int, set[int]] = defaultdict(set)
         self._identity: dict[Sink, tuple[int, int]] = {}
+        # Chats a user left while one of their devices was loading its chat list
+        # (between attach and follow): that list may predate the leave.
+        self._left_while_loading: dict[int, set[int]] = {}
+        self._loading: dict[int, int] = defaultdict(int)
 
     # -- connections
     def attach(self, sink: Sink, user_id: int, device_id: int) -> None:
+        """Register a device; the caller loads the user's chats next and hands
+        them to ``follow``. Joins delivered in between already subscribe the user."""
         self._identity[sink] = (user_id, device_id)
         self._sinks[user_id].add(sink)
+        self._loading[user_id] += 1
+        self._left_while_loading.setdefault(user_id, set())
         ONLINE_DEVICES.inc()
 
     def follow(self, user_id: int, chat_ids: list[int]) -> None:
+        left = self._left_while_loading.get(user_id, set())
         if user_id in self._sinks:
             for chat_id in chat_ids:
-                self._subscribe(user_id, chat_id)
+                if chat_id not in left:
+                    self._subscribe(user_id, chat_id)
+        self._done_loading(user_id)
+
+    def _done_loading(self, user_id: int) -> None:
+        self._loading[user_id] -= 1
+        if self._loading[user_id] <= 0:
+            del self._loading[user_id]
+            self._left_while_loading.pop(user_id, None)
 
     def detach(self, sink: Sink) -> None:
         identity = self._identity.pop(sink, None)
@@ -107,11 +124,17 @@ class LiveHub:
             PUSH_FRAMES.inc()
 
     def _subscribe(self, user_id: int, chat_id: int) -> None:
+        loading = self._left_while_loading.get(user_id)
+        if loading is not None:
+            loading.discard(chat_id)  # joined again after that leave
         if user_id in self._sinks:
             self._chats_of[user_id].add(chat_id)
             self._users_in[chat_id].add(user_id)
 
     def _unsubscribe(self, user_id: int, chat_id: int) -> None:
+        loading = self._left_while_loading.get(user_id)
+        if loading is not None:
+            loading.add(chat_id)
         chats = self._chats_of.get(user_id)
         if chats is not None:
             chats.discard(chat_id)

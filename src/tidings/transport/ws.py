@@ -81,11 +81,18 @@ class WsConnection:
         if self.user_id is not None:
             raise TidingsError(ErrorCode.FORBIDDEN, "this connection is already authenticated")
         hub = self.node.services.hub
-        self.user_id, self.device_id = identity.user_id, identity.device_id
-        # Attach before loading the chat list, so a join committed in between
-        # still reaches this device (the hub applies joins for attached users).
+        # Attach before loading the chat list, so a join or leave committed in
+        # between still reaches this device (the hub tracks both while loading).
         hub.attach(self, identity.user_id, identity.device_id)
-        hub.follow(identity.user_id, await self.node.services.followed_chats(identity.user_id))
+        chats: list[int] = []
+        try:
+            chats = await self.node.services.followed_chats(identity.user_id)
+        except BaseException:
+            hub.detach(self)
+            raise
+        finally:
+            hub.follow(identity.user_id, chats)
+        self.user_id, self.device_id = identity.user_id, identity.device_id
         self.state = State.READY
 
     # -- Sink
