@@ -31,13 +31,14 @@ class Database:
     async def write(self, name: str, fn: TxnFn[T]) -> T:
         return await self._run(name, fn, write=True)
 
-    async def read(self, name: str, fn: TxnFn[T]) -> T:
-        return await self._run(name, fn, write=False)
+    async def read(self, name: str, fn: TxnFn[T], *, snapshot: bool = True) -> T:
+        return await self._run(name, fn, write=False, snapshot=snapshot)
 
-    async def _run(self, name: str, fn: TxnFn[T], *, write: bool) -> T:
+    async def _run(self, name: str, fn: TxnFn[T], *, write: bool, snapshot: bool = True
+                   ) -> T:
         start = time.perf_counter()
         try:
-            return await self.engine.run(fn, write=write)
+            return await self.engine.run(fn, write=write, snapshot=snapshot)
         except Exception:
             TXN_ERRORS.labels(name).inc()
             raise

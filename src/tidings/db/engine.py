@@ -65,7 +65,11 @@ class Engine(Protocol):
 
     async def close(self) -> None: ...
 
-    async def run(self, fn: TxnFn[T], *, write: bool) -> T: ...
+    async def run(self, fn: TxnFn[T], *, write: bool, snapshot: bool = True) -> T:
+        """Run ``fn`` in a transaction. A read with ``snapshot=False`` may see each
+        statement at its own point in time, which saves the transaction's round
+        trips where that cannot matter."""
+        ...
 
     def render_ddl(self, sql: str) -> str: ...
 
@@ -173,13 +177,16 @@ class SqliteEngine:
                 self._conn.close()
                 self._conn = None
 
-    async def run(self, fn: TxnFn[T], *, write: bool) -> T:
+    async def run(self, fn: TxnFn[T], *, write: bool, snapshot: bool = True) -> T:
         if self._conn is None:
             raise RuntimeError("database is closed")
         if write:
             async with self._write_lock:
                 return await self._run(fn, "BEGIN IMMEDIATE")
-        return await self._run(fn, "BEGIN")
+        # A read needs no transaction here: nothing else writes this file (one
+        # serving process per SQLite database), and this process's writes never
+        # yield mid-transaction, so no write can land between a read's statements.
+        return await fn(SqliteTxn(self, self._conn))
 
     async def _run(self, fn: TxnFn[T], begin: str) -> T:
         conn = self._conn
@@ -273,11 +280,13 @@ class PostgresEngine:
             await self._pool.close()
             self._pool = None
 
-    async def run(self, fn: TxnFn[T], *, write: bool) -> T:
+    async def run(self, fn: TxnFn[T], *, write: bool, snapshot: bool = True) -> T:
         if self._pool is None:
             raise RuntimeError("database is closed")
         async with self._pool.acquire() as conn:
             txn = PostgresTxn(self, conn)
+            if not write and not snapshot:
+                return await fn(txn)
             # Reads use a read-only transaction so a multi-query read sees one snapshot.
             async with conn.transaction(readonly=not write, isolation="repeatable_read"
                                         if not write else "read_committed"):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, forbidden, not_a_member
+from tidings.store import chats
 from tidings.store.chats import ChatRow, MemberRow
 
 ADMIN_ROLES = frozenset({"owner", "admin"})
@@ -92,3 +94,15 @@ def check_not_expired(chat: ChatRow, now: int) -> None:
 
 def iso_utc(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def load_membership_txn(txn: Txn, chat_id: int, user_id: int, *, active: bool
+                              ) -> tuple[ChatRow, MemberRow]:
+    """The chat and the caller's membership, or the error that stops the request:
+    ``active`` demands a current member, otherwise a former one may read too."""
+    chat, member = await chats.get_chat_and_member_txn(txn, chat_id, user_id)
+    if chat is None:
+        raise chat_missing(chat_id)
+    if active:
+        return chat, require_active(member, chat_id)
+    return chat, require_seen(member, chat_id)

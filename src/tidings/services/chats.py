@@ -227,10 +227,7 @@ class ChatService:
     # -- reading
     async def get(self, user_id: int, chat_id: int) -> ChatDetails:
         async def get_txn(txn: Txn) -> ChatDetails:
-            chat = await chats.get_chat_txn(txn, chat_id)
-            if chat is None:
-                raise access.chat_missing(chat_id)
-            me = access.require_seen(await chats.get_member_txn(txn, chat_id, user_id), chat_id)
+            chat, me = await access.load_membership_txn(txn, chat_id, user_id, active=False)
             limit = self._settings.max_group_members
             rows = await chats.active_members_txn(txn, chat_id, limit) if me.active else []
             members = [wire.Member(m.user_id, m.role, m.joined_pts, m.read_pts) for m in rows]
@@ -262,11 +259,7 @@ class ChatService:
     # -- helpers
     async def _load_active_txn(self, txn: Txn, chat_id: int, user_id: int
                                ) -> tuple[chats.ChatRow, chats.MemberRow]:
-        chat = await chats.get_chat_txn(txn, chat_id)
-        if chat is None:
-            raise access.chat_missing(chat_id)
-        member = access.require_active(await chats.get_member_txn(txn, chat_id, user_id), chat_id)
-        return chat, member
+        return await access.load_membership_txn(txn, chat_id, user_id, active=True)
 
     async def _require_users_txn(self, txn: Txn, user_ids: list[int]) -> None:
         found = {u.user_id for u in await users.get_users_txn(txn, user_ids)}

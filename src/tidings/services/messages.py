@@ -236,7 +236,9 @@ class MessageService:
                 return await self._oldest_txn(txn, chat_id, spans, after, before, count)
             return await self._newest_txn(txn, chat_id, spans, before, count)
 
-        return await self._db.read("message_history", history_txn)
+        # No snapshot: membership and the page are each read once, and a message
+        # committed between the two is simply on the next page.
+        return await self._db.read("message_history", history_txn, snapshot=False)
 
     async def _oldest_txn(self, txn: Txn, chat_id: int, spans: list[tuple[int, int]],
                           after: int, before: int | None, count: int) -> list[wire.Message]:
@@ -274,25 +276,17 @@ class MessageService:
             wanted = sorted({m for m in msg_ids if access.can_see(spans, m)})
             return await messages.get_messages_txn(txn, chat_id, wanted)
 
-        return await self._db.read("get_messages", get_txn)
+        return await self._db.read("get_messages", get_txn, snapshot=False)
 
     async def _visible_txn(self, txn: Txn, chat_id: int, user_id: int
                            ) -> tuple[chats.ChatRow, chats.MemberRow]:
-        chat = await chats.get_chat_txn(txn, chat_id)
-        if chat is None:
-            raise access.chat_missing(chat_id)
-        return chat, access.require_seen(await chats.get_member_txn(txn, chat_id, user_id),
-                                         chat_id)
+        return await access.load_membership_txn(txn, chat_id, user_id, active=False)
 
     # -- recall
     async def recall(self, user_id: int, chat_id: int, msg_id: int) -> int:
         async def recall_txn(txn: Txn) -> int:
             now = self._clock.now()
-            chat = await chats.get_chat_txn(txn, chat_id)
-            if chat is None:
-                raise access.chat_missing(chat_id)
-            member = access.require_active(await chats.get_member_txn(txn, chat_id, user_id),
-                                           chat_id)
+            chat, member = await access.load_membership_txn(txn, chat_id, user_id, active=True)
             found = await messages.get_messages_txn(txn, chat_id, [msg_id])
             if not found or not access.can_see(access.visible_spans(chat, member), msg_id):
                 raise TidingsError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {msg_id}")

@@ -24,11 +24,7 @@ class ReadService:
             raise invalid("pts must not be negative", field="pts")
 
         async def mark_txn(txn: Txn) -> int:
-            chat = await chats.get_chat_txn(txn, chat_id)
-            if chat is None:
-                raise access.chat_missing(chat_id)
-            member = access.require_active(await chats.get_member_txn(txn, chat_id, user_id),
-                                           chat_id)
+            chat, member = await access.load_membership_txn(txn, chat_id, user_id, active=True)
             target = min(pts, access.visible_upto(chat, member))
             if target <= member.read_pts:
                 return member.read_pts

@@ -66,11 +66,8 @@ class SyncService:
         count = self._limit(limit)
 
         async def chat_diff_txn(txn: Txn) -> ChatDifference:
-            chat = await chats.get_chat_txn(txn, chat_id)
-            if chat is None:
-                raise access.chat_missing(chat_id)
-            member = access.require_seen(await chats.get_member_txn(txn, chat_id, user_id),
-                                         chat_id)
+            chat, member = await access.load_membership_txn(txn, chat_id, user_id,
+                                                            active=False)
             return await self._chat_difference_txn(txn, chat, member, pts, count)
 
         return await self._db.read("sync_chat_difference", chat_diff_txn)

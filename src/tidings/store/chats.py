@@ -106,6 +106,23 @@ async def get_chats_txn(txn: Txn, chat_ids: list[int], *, lock: bool = False
     return {int(r[0]): ChatRow(*r) for r in rows}
 
 
+async def get_chat_and_member_txn(txn: Txn, chat_id: int, user_id: int
+                                  ) -> tuple[ChatRow | None, MemberRow | None]:
+    """A chat and one user's membership in it, in one round trip."""
+    row = await txn.fetchrow(
+        f"SELECT {_prefixed(_CHAT_COLS, 'c')}, {_prefixed(_MEMBER_COLS, 'm')} FROM chats c"
+        " LEFT JOIN members m ON m.chat_id = c.chat_id AND m.user_id = $2"
+        " WHERE c.chat_id = $1",
+        chat_id, user_id,
+    )
+    if row is None:
+        return None, None
+    values = tuple(row)
+    n = len(ChatRow.__struct_fields__)
+    member = MemberRow(*values[n:]) if values[n] is not None else None
+    return ChatRow(*values[:n]), member
+
+
 async def get_direct_chat_txn(txn: Txn, direct_key: str) -> ChatRow | None:
     row = await txn.fetchrow(f"SELECT {_CHAT_COLS} FROM chats WHERE direct_key = $1",
                              direct_key)
