@@ -66,6 +66,7 @@ class Dispatcher:
         self.services = services
         self.methods = {m.name: m for m in methods}
         self._decoders = {m.name: msgspec.json.Decoder(m.params) for m in self.methods.values()}
+        self._counters: dict[tuple[str, str], Any] = {}
 
     async def dispatch(self, caller: Caller, frame: bytes | str) -> bytes:
         try:
@@ -97,7 +98,15 @@ class Dispatcher:
             return error_frame(envelope.id, TidingsError(ErrorCode.INTERNAL,
                                                          "internal error; it has been logged"))
         finally:
-            REQUESTS.labels(envelope.method if method else "unknown", outcome).inc()
+            self._count(envelope.method if method else "unknown", outcome)
+
+    def _count(self, method: str, outcome: str) -> None:
+        # labels() takes a lock and hashes on every call; the children are reused.
+        key = (method, outcome)
+        child = self._counters.get(key)
+        if child is None:
+            child = self._counters[key] = REQUESTS.labels(method, outcome)
+        child.inc()
 
     def _decode_params(self, method: Method, raw: msgspec.Raw) -> Params:
         try:
