@@ -5,6 +5,7 @@ CI (``CI`` set) it fails, because a skip there would hide a broken engine."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,16 +29,30 @@ def _unavailable(what: str, exc: BaseException) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str | None]:
-    if request.param == "sqlite":
-        yield None
-        return
+@contextlib.asynccontextmanager
+async def fresh_postgres() -> AsyncIterator[str]:
+    """A URL with a schema of its own; skips locally, fails in CI, when unreachable."""
     try:
         async with postgres_schema(PG_URL) as url:
             yield url
     except OSError as exc:
         _unavailable("PostgreSQL", exc)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str | None]:
+    if request.param == "sqlite":
+        yield None
+        return
+    async with fresh_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """PostgreSQL only, for what SQLite does not serve (several nodes, one database)."""
+    async with fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture

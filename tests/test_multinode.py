@@ -4,27 +4,17 @@ node receives what is sent through the other (DESIGN §9, production profile).""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import redis.asyncio
 
 from tidings.client import Client
-from tidings.testing import postgres_schema, running_server, test_settings
+from tidings.testing import running_server, test_settings
 
-from .conftest import PG_URL, REDIS_URL, _unavailable
+from .conftest import REDIS_URL, _unavailable
 
 PASSWORD = "correct horse"
-
-
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    try:
-        async with postgres_schema(PG_URL) as url:
-            yield url
-    except OSError as exc:
-        _unavailable("PostgreSQL", exc)
 
 
 @pytest.fixture
