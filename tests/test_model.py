@@ -22,11 +22,9 @@ by pushes alone and then after ``catch_up()``, and compares its view with
 - the server: ``message.history`` paged over everything the user may see (the
   union of their spans), ``sync.get_state`` for seq and pts.
 
-Known bug, tolerated here and pinned by the strict xfail
-``test_recall_after_leaving_reaches_every_device``: a recall made while the user
-was not a member (after they left, or between two memberships) reaches none of
-their devices that held the message, while history and a device that replays the
-message later show it recalled. For those messages only, either state passes.
+A recall made while the user was not a member (after they left, or between two
+memberships) reaches their devices as a ``message.recalled`` user update, so an
+always-online device ends with every message it holds in its current state.
 
 Each rule also checks the server's answer against the model (pts contiguous,
 one per change). Shrinking a failure replays hundreds of examples and takes
@@ -168,15 +166,9 @@ class ChatModel:
         view: dict[int, Summary] = {}
         for msg_id, m in self.messages.items():
             if self.sees(user, msg_id):
-                recalled = m.recall_pts is not None and self.sees(user, m.recall_pts)
+                recalled = m.recall_pts is not None
                 view[msg_id] = (m.sender_id, None if recalled else m.text, recalled)
         return view
-
-    def unseen_recalls(self, user: int) -> set[int]:
-        """Visible messages recalled while the user was not a member."""
-        return {msg_id for msg_id, m in self.messages.items()
-                if self.sees(user, msg_id) and m.recall_pts is not None
-                and not self.sees(user, m.recall_pts)}
 
     def expected_history(self, user: int) -> dict[int, Summary]:
         """What ``message.history`` shows the user: the same messages in their
@@ -467,33 +459,23 @@ class OfflineCatchUp(RuleBasedStateMachine):
             assert max(actual, default=0) <= chat.upto(u), (
                 f"{where}: holds messages beyond pts {chat.upto(u)}: {sorted(actual)}")
 
-            # 1. What an always-online device of this user holds. KNOWN BUG (see
-            # test_recall_after_leaving_reaches_every_device): a recall made while the
-            # user was not a member reaches no device that already held the message,
-            # but a device that replays the message later gets it recalled; until
-            # that is fixed, such a message may be in either state.
+            # 1. What an always-online device of this user holds.
             expected = chat.expected_view(u)
             history = chat.expected_history(u)
-            unseen = chat.unseen_recalls(u)
             assert actual.keys() == expected.keys(), (
                 f"{where}: view ids {sorted(actual)} != always-online ids {sorted(expected)}; "
                 f"memberships {chat.memberships[u]}")
-            wrong = {k: (actual[k], expected[k]) for k in actual if actual[k] != expected[k]
-                     and not (k in unseen and actual[k] == history[k])}
+            wrong = {k: (actual[k], expected[k]) for k in actual if actual[k] != expected[k]}
             assert not wrong, (
                 f"{where}: (view, always-online) differ: {wrong}; "
                 f"memberships {chat.memberships[u]}")
 
-            # 2. What the server shows this user: the same messages in their current
-            # state, so the view differs only where the recall was out of sight.
+            # 2. What the server shows this user: the same messages, the same state.
             server = {m["msg_id"]: summary(m) for m in await full_history(client, chat.chat_id)}
             assert server == history, (
                 f"{where}: history {server} != model {history}; "
                 f"memberships {chat.memberships[u]}")
-            differ = {k for k in actual if actual[k] != server[k]}
-            assert differ <= unseen, (
-                f"{where}: view and history differ at {sorted(differ - unseen)}: "
-                f"{actual} != {server}")
+            assert actual == server, f"{where}: view {actual} != history {server}"
 
 
 def _require_postgres() -> None:
@@ -560,11 +542,6 @@ async def test_rejoin_while_offline_catches_up_the_earlier_membership(settings: 
                 await c.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a recall made after a user left never reaches that user's devices that hold the "
-    "message (its update is beyond their left pts), while history and a device that "
-    "catches up later (message.new replayed from the current row) show it recalled: "
-    "two devices of one user end in different states (DESIGN §1.2, §1.5)"))
 async def test_recall_after_leaving_reaches_every_device(settings: Settings) -> None:
     async with running_server(settings) as server:
         alice, steady, roaming = (Client(server.url, reconnect=False) for _ in range(3))
@@ -584,7 +561,6 @@ async def test_recall_after_leaving_reaches_every_device(settings: Settings) -> 
             history = await steady.history(chat)
             assert [summary(x) for x in history] == [(alice.user_id, None, True)]
             assert summary(roaming.chats[chat].messages[m["msg_id"]]) == summary(history[0])
-            # Fails today: the always-online device still shows the recalled text.
             assert summary(steady.chats[chat].messages[m["msg_id"]]) == summary(history[0])
         finally:
             for c in (alice, steady, roaming):

@@ -237,3 +237,17 @@ async def test_rejoined_member_keeps_the_earlier_span(sv: Services) -> None:
     # too_long keeps the newest pts across spans
     tail = await sv.sync.get_chat_difference(bob, cid, seen_before, 2)
     assert tail.too_long and [u["pts"] for u in tail.updates] == [joined_at, second.msg_id]
+
+
+async def test_recall_reaches_former_members_as_a_user_update(sv: Services) -> None:
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    chat = await sv.chats.create(alice, "group", "g", [bob])
+    m = await send_text(sv, alice, chat.chat_id, "pay to account 1")
+    await sv.chats.remove_member(alice, chat.chat_id, bob)
+    await sv.chats.add_members(alice, chat.chat_id, [carol])  # joined after m: never saw it
+    s_bob, s_carol, s_alice = await seqs(sv, bob, carol, alice)
+    await sv.messages.recall(alice, chat.chat_id, m.msg_id)
+    assert await seqs(sv, bob, carol, alice) == [s_bob + 1, s_carol, s_alice]
+    [update] = (await sv.sync.get_difference(bob, s_bob, {}, None)).user_updates
+    assert (update["kind"], update["chat_id"], update["msg_id"], update["recalled_by"]) == (
+        "message.recalled", chat.chat_id, m.msg_id, alice)

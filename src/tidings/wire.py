@@ -116,6 +116,7 @@ USER_UPDATE_KINDS = (
     "chat.joined",  # chat, joined_pts
     "chat.left",  # chat_id, pts
     "read.updated",  # chat_id, read_pts
+    "message.recalled",  # chat_id, msg_id, recalled_by, recalled_at (for former members)
     "device.revoked",  # device_id
 )
 

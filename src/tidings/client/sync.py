@@ -281,6 +281,11 @@ class Synchronizer:
                     # Take the updates up to the leave, as an always-online device saw.
                     await self._fill_gap_quietly(view)
                 view.left = True
+        elif kind == "message.recalled":
+            # A recall in a chat this user has left (beyond their window there).
+            view = self.state.find(update.get("chat_id"))
+            if view is not None:
+                apply_chat_update(view, update)
         elif kind == "read.updated":
             view = self.state.find(update.get("chat_id"))
             read_pts = update.get("read_pts")

@@ -22,7 +22,7 @@ from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
 from tidings.services import access
 from tidings.services.group_commit import GroupCommitter
-from tidings.services.notify import publish_chat_on_commit
+from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
 from tidings.store import chats, messages, updates
 
 MESSAGES_SENT = Counter("tidings_messages_sent_total", "Messages committed")
@@ -293,14 +293,26 @@ class MessageService:
             message = found[0]
             self._check_recall(message, member, now)
             await messages.mark_recalled_txn(txn, chat_id, msg_id, user_id, now)
+            recalled = {"msg_id": msg_id, "recalled_by": user_id, "recalled_at": now}
             ups = await updates.append_chat_updates_txn(
-                txn, chat_id, now,
-                [("message.recalled", {"msg_id": msg_id, "recalled_by": user_id,
-                                       "recalled_at": now})])
+                txn, chat_id, now, [("message.recalled", recalled)])
             publish_chat_on_commit(txn, self._bus, chat_id, ups)
+            await self._tell_former_members_txn(txn, chat, msg_id, recalled, now)
             return int(ups[-1]["pts"])
 
         return await self._db.write("recall_message", recall_txn)
+
+    async def _tell_former_members_txn(self, txn: Txn, chat: chats.ChatRow, msg_id: int,
+                                       recalled: dict[str, Any], now: int) -> None:
+        """People who left still hold the message on their devices, but the chat's
+        recall update lies beyond their window: they learn of it as a user update,
+        so every device of theirs ends as one that replays history would."""
+        payload = {"chat_id": chat.chat_id, **recalled}
+        for former in await chats.former_members_txn(txn, chat.chat_id):
+            if access.can_see(access.visible_spans(chat, former), msg_id):
+                update = await updates.append_user_update_txn(
+                    txn, former.user_id, now, "message.recalled", payload)
+                publish_user_on_commit(txn, self._bus, former.user_id, [update])
 
     def _check_recall(self, message: wire.Message, member: chats.MemberRow, now: int) -> None:
         if message.recalled_at is not None:

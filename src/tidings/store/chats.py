@@ -181,6 +181,14 @@ async def active_members_txn(txn: Txn, chat_id: int, limit: int) -> list[MemberR
     return [MemberRow(*r) for r in rows]
 
 
+async def former_members_txn(txn: Txn, chat_id: int) -> list[MemberRow]:
+    rows = await txn.fetch(
+        f"SELECT {_MEMBER_COLS} FROM members WHERE chat_id = $1 AND left_pts IS NOT NULL",
+        chat_id,
+    )
+    return [MemberRow(*r) for r in rows]
+
+
 async def memberships_of_user_txn(txn: Txn, user_id: int, *, active_only: bool
                                   ) -> list[tuple[MemberRow, ChatRow]]:
     where = "m.user_id = $1" + (" AND m.left_pts IS NULL" if active_only else "")
