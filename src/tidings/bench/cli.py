@@ -8,10 +8,11 @@ command runs, not on every ``tidings config ...``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import tempfile
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import click
 
@@ -105,3 +106,168 @@ def _shown(options: IngestOptions) -> dict[str, Any]:
     shown = asdict(options)
     shown.pop("pg_url")  # may carry a password
     return shown
+
+
+# -- the workloads after ingest: fanout, catchup, history, connections -----------
+
+class Row(Protocol):
+    @property
+    def ok(self) -> bool: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=Row)
+
+_WORKLOAD_OPTIONS = [
+    click.option("--engine", type=click.Choice(["sqlite", "postgres", "both"]),
+                 default="sqlite", show_default=True),
+    click.option("--database-url", default=None,
+                 help="PostgreSQL server for --engine postgres (a throwaway schema is "
+                      "created and dropped); default $TIDINGS_BENCH_PG_URL or "
+                      "postgresql://postgres@127.0.0.1:5432/postgres"),
+    click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
+                 help="also write the JSON results here"),
+]
+
+
+def workload_options(fn: Any) -> Any:
+    for option in reversed(_WORKLOAD_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def engines_of(engine: str) -> tuple[str, ...]:
+    return ("sqlite", "postgres") if engine == "both" else (engine,)
+
+
+def run_workload(name: str, engine: str, database_url: str | None, json_path: Path | None,
+                 columns: list[tuple[str, str]], options: dict[str, Any],
+                 one: Callable[[Path, str | None], Coroutine[Any, Any, R]]) -> list[R]:
+    """Run ``one(data_dir, database_url)`` on a fresh database per engine (each
+    with a server process of its own), then print the table and the JSON."""
+    from tidings.bench.report import format_table, machine, to_json
+    from tidings.bench.storage import fresh_database, server_versions
+
+    engines = engines_of(engine)
+    uses_pg = "postgres" in engines
+
+    async def go() -> tuple[list[R], dict[str, str]]:
+        versions = await server_versions(database_url if uses_pg else None, uses_pg)
+        results: list[R] = []
+        with tempfile.TemporaryDirectory(prefix="tidings-bench-") as tmp:
+            for eng in engines:
+                async with fresh_database(eng, database_url) as url:
+                    result = await one(Path(tmp) / f"{name}-{eng}", url)
+                click.echo(f"  {name} {eng}: {'ok' if result.ok else 'FAILED'}", err=True)
+                results.append(result)
+        return results, versions
+
+    results, versions = run_async(go())
+    document = to_json(name, results, machine(versions), options)
+    click.echo(format_table(results, columns))
+    click.echo(document)
+    if json_path is not None:
+        json_path.write_text(document + "\n")
+    return results
+
+
+def fail_unless_ok(results: list[R], what: str) -> None:
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise click.ClickException(f"{len(failed)} run(s) failed: {what} (see the table)")
+
+
+@bench.command()
+@workload_options
+@click.option("--members", type=click.IntRange(min=2), default=50, show_default=True)
+@click.option("--senders", type=click.IntRange(min=1), default=10, show_default=True,
+              help="members that send, one message at a time each")
+@click.option("--messages", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="messages sent, all senders together")
+@click.option("--clients", type=click.IntRange(min=1), default=4, show_default=True,
+              help="load-generator processes the members are spread over")
+@click.option("--text-bytes", type=click.IntRange(min=32, max=4096), default=100,
+              show_default=True)
+def fanout(engine: str, database_url: str | None, json_path: Path | None, members: int,
+           senders: int, messages: int, clients: int, text_bytes: int) -> None:
+    """W1: group fan-out, every member online; send and delivery latency."""
+    from tidings.bench.fanout import FanoutParams, run_fanout
+    from tidings.bench.results import FANOUT_COLUMNS
+
+    if senders > members:
+        raise click.BadParameter("at most --members senders", param_hint="--senders")
+    params = FanoutParams(members=members, senders=senders, messages=messages,
+                          clients=clients, text_bytes=text_bytes)
+    results = run_workload("fanout", engine, database_url, json_path, FANOUT_COLUMNS,
+                           asdict(params), lambda d, url: run_fanout(d, url, params))
+    fail_unless_ok(results, "deliveries missing or duplicated, or sends failed")
+
+
+@bench.command()
+@workload_options
+@click.option("--messages", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="messages sent while the device is offline, per round")
+@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="the limit asked of sync.get_difference (the server clamps it)")
+def catchup(engine: str, database_url: str | None, json_path: Path | None, messages: int,
+            repeats: int, limit: int) -> None:
+    """W2: an offline device catches up on missed messages."""
+    from tidings.bench.catchup import CatchupParams, run_catchup
+    from tidings.bench.results import CATCHUP_COLUMNS
+
+    params = CatchupParams(messages=messages, repeats=repeats, limit=limit)
+    results = run_workload("catchup", engine, database_url, json_path, CATCHUP_COLUMNS,
+                           asdict(params), lambda d, url: run_catchup(d, url, params))
+    fail_unless_ok(results, "a device did not end with exactly the messages it missed")
+
+
+@bench.command()
+@workload_options
+@click.option("--messages", type=click.IntRange(min=1), default=4000, show_default=True,
+              help="messages in the chat")
+@click.option("--readers", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--clients", type=click.IntRange(min=1), default=2, show_default=True,
+              help="load-generator processes the readers are spread over")
+@click.option("--page", type=click.IntRange(min=1, max=100), default=50, show_default=True)
+@click.option("--duration", type=click.FloatRange(min=0.1), default=15.0, show_default=True,
+              help="seconds of paging")
+@click.option("--passes", type=click.IntRange(min=1), default=None,
+              help="instead of --duration: complete passes per reader")
+def history(engine: str, database_url: str | None, json_path: Path | None, messages: int,
+            readers: int, clients: int, page: int, duration: float, passes: int | None
+            ) -> None:
+    """W3: concurrent readers page backwards through one chat."""
+    from tidings.bench.history import HistoryParams, run_history
+    from tidings.bench.results import HISTORY_COLUMNS
+
+    params = HistoryParams(messages=messages, readers=readers, clients=clients, page=page,
+                           duration=None if passes else duration, passes=passes)
+    results = run_workload("history", engine, database_url, json_path, HISTORY_COLUMNS,
+                           asdict(params), lambda d, url: run_history(d, url, params))
+    fail_unless_ok(results, "pages failed or a pass did not see every message once")
+
+
+@bench.command()
+@workload_options
+@click.option("--connections", type=click.IntRange(min=1), default=20_000, show_default=True,
+              help="idle authenticated WebSockets to hold")
+@click.option("--users", type=click.IntRange(min=1), default=200, show_default=True,
+              help="accounts whose tokens the connections share")
+@click.option("--clients", type=click.IntRange(min=1), default=4, show_default=True,
+              help="load-generator processes the connections are spread over")
+@click.option("--w1/--no-w1", default=True, show_default=True,
+              help="run a small fan-out (50 members, 10 senders x 200) while connected")
+def connections(engine: str, database_url: str | None, json_path: Path | None,
+                connections: int, users: int, clients: int, w1: bool) -> None:
+    """Idle connections per process: RSS per connection, then W1 beside them."""
+    from tidings.bench.connections import ConnectionsParams, run_connections, small_w1
+    from tidings.bench.results import CONNECTIONS_COLUMNS
+
+    params = ConnectionsParams(connections=connections, users=users, clients=clients,
+                               w1=small_w1() if w1 else None)
+    results = run_workload("connections", engine, database_url, json_path,
+                           CONNECTIONS_COLUMNS, asdict(params),
+                           lambda d, url: run_connections(d, url, params))
+    fail_unless_ok(results, "connections failed or dropped, or W1 lost deliveries")

@@ -35,8 +35,28 @@ def process_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-def cpu_by_name(name: str) -> dict[int, float]:
-    """CPU seconds of every visible process whose command name is ``name``."""
+def process_cpu_seconds_precise(pid: int) -> float | None:
+    """On-CPU time of a process's live threads, in nanoseconds resolution (the
+    first field of /proc/<pid>/task/<tid>/schedstat), for intervals too short
+    for the 10 ms ticks of ``stat``. Threads that exit in between are lost, so
+    use it across intervals where the thread set is stable. Falls back to
+    ``process_cpu_seconds`` when schedstat is not available."""
+    total = 0
+    try:
+        tasks = list((_PROC / str(pid) / "task").iterdir())
+        for task in tasks:
+            with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+                total += int((task / "schedstat").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return process_cpu_seconds(pid)
+    if not tasks or total == 0:
+        return process_cpu_seconds(pid)
+    return total / 1e9
+
+
+def cpu_by_name(name: str, precise: bool = False) -> dict[int, float]:
+    """CPU seconds of every visible process whose command name is ``name``
+    (``precise``: from schedstat, see ``process_cpu_seconds_precise``)."""
     found: dict[int, float] = {}
     if not _PROC.is_dir():
         return found
@@ -46,7 +66,9 @@ def cpu_by_name(name: str) -> dict[int, float]:
         parsed = _stat_fields(int(entry.name))
         if parsed is not None and parsed[0] == name:
             fields = parsed[1]
-            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / _TICKS
+            cpu = process_cpu_seconds_precise(int(entry.name)) if precise else None
+            found[int(entry.name)] = (cpu if cpu is not None
+                                      else (int(fields[11]) + int(fields[12])) / _TICKS)
     return found
 
 
@@ -60,18 +82,19 @@ class PostgresCpu:
     """CPU of the local PostgreSQL server processes over an interval, when
     they run on this machine; ``None`` when none are visible."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, precise: bool = False) -> None:
         self._enabled = enabled
+        self._precise = precise
         self._before: dict[int, float] = {}
 
     def start(self) -> None:
         if self._enabled:
-            self._before = cpu_by_name("postgres")
+            self._before = cpu_by_name("postgres", self._precise)
 
     def stop(self) -> float | None:
         if not self._enabled:
             return None
-        after = cpu_by_name("postgres")
+        after = cpu_by_name("postgres", self._precise)
         return cpu_spent(self._before, after) if after else None
 
 

@@ -99,6 +99,7 @@ class FanoutResult:
     clients: int  # load-generator processes
     workload: str = "fanout"
     unparsed: int = 0  # message.new without a bench timestamp (should be 0)
+    push_frames: int = 0  # chat_updates frames the members read (a frame may batch updates)
     db_cpu_seconds: float | None = None
     client_cpu_seconds: float | None = None
     send_p50_ms: float | None = None
@@ -122,6 +123,12 @@ class FanoutResult:
     def deliveries_per_s(self) -> float:
         s = self.all_delivered_s
         return self.delivered / s if s else 0.0
+
+    @property
+    def updates_per_frame(self) -> float | None:
+        """Pushed deliveries per push frame: how much group commit batched."""
+        pushed = self.delivered - self.acknowledged  # a sender's own ack is no push
+        return pushed / self.push_frames if self.push_frames else None
 
     @property
     def server_cpu_us_per_delivery(self) -> float | None:
@@ -148,6 +155,7 @@ class FanoutResult:
             expected_deliveries=self.expected_deliveries,
             msgs_per_s=round(self.msgs_per_s, 1),
             deliveries_per_s=round(self.deliveries_per_s, 1),
+            updates_per_frame=_round(self.updates_per_frame),
             server_cpu_us_per_delivery=_round(self.server_cpu_us_per_delivery),
             db_cpu_us_per_delivery=_round(self.db_cpu_us_per_delivery),
             client_cpu_us_per_delivery=_round(self.client_cpu_us_per_delivery),
@@ -164,6 +172,7 @@ FANOUT_COLUMNS: list[tuple[str, str]] = [
     ("send_p95_ms", "p95"), ("send_p99_ms", "p99 ms"), ("delivery_p50_ms", "dlv p50"),
     ("delivery_p95_ms", "p95"), ("delivery_p99_ms", "p99 ms"),
     ("all_delivered_s", "all dlv s"), ("missing", "missing"), ("duplicates", "dups"),
+    ("updates_per_frame", "upd/frame"),
     ("server_cpu_us_per_delivery", "srv µs/dlv"), ("db_cpu_us_per_delivery", "db µs/dlv"),
     ("client_cpu_us_per_delivery", "cli µs/dlv"), ("errors", "errors"),
 ]
@@ -178,6 +187,7 @@ class CatchupRound:
     too_long: bool  # the difference came back too_long (history paging was needed)
     caught_up: bool  # exactly the messages sent while offline, pts without gaps
     server_cpu_ms: float
+    db_cpu_ms: float | None = None  # local PostgreSQL processes, when visible
 
 
 @dataclass
@@ -218,6 +228,10 @@ class CatchupResult:
         return self._median([r.server_cpu_ms for r in self.rounds])
 
     @property
+    def db_cpu_ms(self) -> float | None:
+        return self._median([r.db_cpu_ms for r in self.rounds if r.db_cpu_ms is not None])
+
+    @property
     def caught_up(self) -> int:
         return sum(1 for r in self.rounds if r.caught_up)
 
@@ -227,9 +241,13 @@ class CatchupResult:
 
     def to_json(self) -> dict[str, Any]:
         row = asdict(self)
+        for r in row["rounds"]:
+            r.update(ms=_ms(r["ms"]), server_cpu_ms=_ms(r["server_cpu_ms"]),
+                     db_cpu_ms=_ms(r["db_cpu_ms"]))
         row.update(repeats=len(self.rounds), median_ms=_ms(self.median_ms),
                    min_ms=_ms(self.min_ms), max_ms=_ms(self.max_ms), requests=self.requests,
                    bytes_received=self.bytes_received, server_cpu_ms=_ms(self.server_cpu_ms),
+                   db_cpu_ms=_ms(self.db_cpu_ms),
                    caught_up=self.caught_up, ok=self.ok)
         return row
 
@@ -238,7 +256,7 @@ CATCHUP_COLUMNS: list[tuple[str, str]] = [
     ("engine", "engine"), ("messages", "msgs"), ("repeats", "rounds"),
     ("caught_up", "caught up"), ("median_ms", "median ms"), ("min_ms", "min ms"),
     ("max_ms", "max ms"), ("requests", "requests"), ("bytes_received", "bytes"),
-    ("server_cpu_ms", "srv cpu ms"),
+    ("server_cpu_ms", "srv cpu ms"), ("db_cpu_ms", "db cpu ms"),
 ]
 
 

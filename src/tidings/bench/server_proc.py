@@ -19,6 +19,7 @@ from tidings.bench.procstat import (
     nofile_limits,
     open_fd_count,
     process_cpu_seconds,
+    process_cpu_seconds_precise,
     process_rss_bytes,
     raise_nofile_limit,
 )
@@ -67,6 +68,13 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         cpu = process_cpu_seconds(self.proc.pid)
+        if cpu is None:
+            raise RuntimeError(f"server process {self.proc.pid} is gone; see {self.log_path}")
+        return cpu
+
+    def cpu_seconds_precise(self) -> float:
+        """As ``cpu_seconds``, at nanosecond resolution (for short intervals)."""
+        cpu = process_cpu_seconds_precise(self.proc.pid)
         if cpu is None:
             raise RuntimeError(f"server process {self.proc.pid} is gone; see {self.log_path}")
         return cpu

@@ -1,0 +1,132 @@
+"""W1, group fan-out: ``members`` users in one group, every member connected
+(one WebSocket each) and reading its pushes; ``senders`` of them send
+``messages`` in total, each one message at a time (ack before the next), all
+in parallel. Members are spread over ``clients`` load-generator processes
+(``tidings.bench.fanout_load``) so that decoding the pushes does not make the
+generator the bottleneck.
+
+Figures: send throughput and latency (request → ack), delivery latency over
+every (member, message) pair (a sender's ack is its own delivery), the time
+until everything was delivered, missing and duplicate deliveries, and the
+server's CPU per delivery (server CPU / (members x messages)).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from tidings.bench.fanout_load import FanoutConfig, FanoutLoadResult, FanoutMember
+from tidings.bench.loader import loaders, run_all
+from tidings.bench.plan import Plan
+from tidings.bench.procstat import PostgresCpu
+from tidings.bench.results import FanoutResult, percentile
+from tidings.bench.server_proc import ServerProcess, server_process
+from tidings.bench.storage import engine_of
+from tidings.bench.wsetup import Account, group_of, register_accounts
+
+MODULE = "tidings.bench.fanout_load"
+
+
+@dataclass(frozen=True)
+class FanoutParams:
+    members: int = 50
+    senders: int = 10
+    messages: int = 2000
+    clients: int = 4
+    text_bytes: int = 100
+    idle_timeout: float = 10.0  # after the senders finished, give up on what is missing
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.senders <= self.members:
+            raise ValueError("senders must be between 1 and the number of members")
+        if self.clients < 1:
+            raise ValueError("at least one load-generator process")
+
+
+def configs_for(url: str, chat_id: int, accounts: list[Account], params: FanoutParams,
+                directory: Path, prefix: str) -> tuple[list[FanoutConfig], list[Path]]:
+    """Member i goes to generator i % clients; members 0 .. senders-1 send."""
+    plan = Plan(senders=params.senders, chats=1, messages=params.messages)
+    clients = min(params.clients, len(accounts))
+    members: list[list[FanoutMember]] = [[] for _ in range(clients)]
+    for i, account in enumerate(accounts):
+        sender = i if i < params.senders else -1
+        sends = plan.messages_of_sender(i) if sender >= 0 else 0
+        members[i % clients].append(FanoutMember(token=account.token, user_id=account.user_id,
+                                                 sender=sender, sends=sends))
+    paths = [directory / f"{prefix}-gen{k}.result.json" for k in range(clients)]
+    configs = [FanoutConfig(url=url, result_path=str(paths[k]), chat_id=chat_id,
+                            total=params.messages, text_bytes=params.text_bytes,
+                            idle_timeout=params.idle_timeout, members=members[k])
+               for k in range(clients)]
+    return configs, paths
+
+
+async def fanout_phase(session: aiohttp.ClientSession, server: ServerProcess, engine: str,
+                       params: FanoutParams, directory: Path, prefix: str = "fan"
+                       ) -> FanoutResult:
+    """Set up a fresh group on a running server and run W1 against it."""
+    url = server.ws_url
+    accounts = await register_accounts(session, url,
+                                       [f"{prefix}{i}" for i in range(params.members)])
+    chat_id = await group_of(session, url, accounts[0], accounts[1:], f"{prefix} group")
+    configs, paths = configs_for(url, chat_id, accounts, params, directory, prefix)
+    db_cpu = PostgresCpu(enabled=engine == "postgres", precise=True)
+    async with loaders(configs, directory, MODULE, name=f"{prefix}-gen") as started:
+        for loader in started:
+            await loader.ready()
+        db_cpu.start()
+        cpu_start = server.cpu_seconds_precise()
+        results = await run_all(started, paths, FanoutLoadResult)
+        server_cpu = server.cpu_seconds_precise() - cpu_start
+        db_seconds = db_cpu.stop()
+    return summarize(engine, params, len(configs), results, server_cpu, db_seconds)
+
+
+def summarize(engine: str, params: FanoutParams, clients: int,
+              results: list[FanoutLoadResult], server_cpu: float, db_cpu: float | None
+              ) -> FanoutResult:
+    errors: Counter[str] = Counter()
+    send_ms: list[float] = []
+    delivery_ms: list[float] = []
+    for r in results:
+        errors.update(r.errors)
+        send_ms += r.send_ms
+        delivery_ms += r.delivery_ms
+    send_ms.sort()
+    delivery_ms.sort()
+    acknowledged = sum(r.acked for r in results)
+    members = [m for r in results for m in r.members]
+    firsts = [t for r in results if (t := r.first_send) is not None]
+    acks = [t for r in results if (t := r.last_ack) is not None]
+    lasts = [t for r in results if (t := r.last_delivery) is not None]
+    start = min(firsts, default=None)
+    return FanoutResult(
+        engine=engine, members=len(members), senders=params.senders,
+        messages=params.messages, acknowledged=acknowledged,
+        seconds=max(acks) - start if start is not None and acks else 0.0,
+        all_delivered_s=max(lasts) - start if start is not None and lasts else None,
+        delivered=sum(m.delivered for m in members),
+        missing=sum(max(0, acknowledged - m.delivered) for m in members),
+        duplicates=sum(m.duplicates for m in members),
+        unparsed=sum(m.unparsed for m in members),
+        push_frames=sum(m.frames for m in members),
+        server_cpu_seconds=server_cpu, clients=clients, db_cpu_seconds=db_cpu,
+        client_cpu_seconds=sum(r.cpu_seconds for r in results),
+        send_p50_ms=percentile(send_ms, 50), send_p95_ms=percentile(send_ms, 95),
+        send_p99_ms=percentile(send_ms, 99),
+        delivery_p50_ms=percentile(delivery_ms, 50),
+        delivery_p95_ms=percentile(delivery_ms, 95),
+        delivery_p99_ms=percentile(delivery_ms, 99),
+        errors=sum(errors.values()), error_codes=dict(errors))
+
+
+async def run_fanout(data_dir: Path, database_url: str | None, params: FanoutParams
+                     ) -> FanoutResult:
+    async with (aiohttp.ClientSession() as session,
+                server_process(data_dir, database_url, session) as server):
+        return await fanout_phase(session, server, engine_of(database_url), params, data_dir)
