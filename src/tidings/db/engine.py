@@ -258,6 +258,12 @@ class PostgresTxn(_AfterCommit):
         return await self._conn.fetchval(sql, *args)
 
 
+async def _no_reset(conn: Any) -> None:
+    """asyncpg resets every connection it takes back (advisory locks, LISTEN, SET);
+    tidings uses none of those, and the reset was a round trip per request
+    (11.5% of the server's samples in the history workload)."""
+
+
 class PostgresEngine:
     name = "postgres"
     for_update = " FOR UPDATE"
@@ -272,7 +278,7 @@ class PostgresEngine:
         import asyncpg
 
         self._pool = await asyncpg.create_pool(
-            self.dsn, min_size=self.min_size, max_size=self.max_size
+            self.dsn, min_size=self.min_size, max_size=self.max_size, reset=_no_reset
         )
 
     async def close(self) -> None:
