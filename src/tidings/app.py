@@ -58,6 +58,7 @@ def open_database(settings: Settings) -> Database:
         sqlite_synchronous=settings.sqlite_synchronous,
         sqlite_wal_autocheckpoint=settings.sqlite_wal_autocheckpoint,
         pool_min=settings.pg_pool_min, pool_max=settings.pg_pool_max,
+        pg_write_lanes=settings.pg_write_lanes,
     ))
 
 

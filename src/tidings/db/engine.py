@@ -60,6 +60,7 @@ TxnFn = Callable[[Txn], Awaitable[T]]
 
 class Engine(Protocol):
     name: str
+    write_concurrency: int  # independent write transactions worth running at once
 
     async def open(self) -> None: ...
 
@@ -150,6 +151,7 @@ class SqliteTxn(_AfterCommit):
 class SqliteEngine:
     name = "sqlite"
     for_update = ""
+    write_concurrency = 1  # one writer; a second would only wait for the lock
 
     def __init__(self, path: Path, *, synchronous: str = "normal",
                  wal_autocheckpoint: int = 10000) -> None:
@@ -268,8 +270,10 @@ class PostgresEngine:
     name = "postgres"
     for_update = " FOR UPDATE"
 
-    def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 8) -> None:
+    def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 8,
+                 write_lanes: int = 4) -> None:
         self.dsn = dsn
+        self.write_concurrency = write_lanes
         self.min_size = min_size
         self.max_size = max_size
         self._pool: Any = None
@@ -333,8 +337,10 @@ def create_engine(
     sqlite_wal_autocheckpoint: int = 10000,
     pool_min: int = 2,
     pool_max: int = 8,
+    pg_write_lanes: int = 4,
 ) -> Engine:
     if database_url and database_url.startswith(("postgres://", "postgresql://")):
-        return PostgresEngine(database_url, min_size=pool_min, max_size=pool_max)
+        return PostgresEngine(database_url, min_size=pool_min, max_size=pool_max,
+                              write_lanes=pg_write_lanes)
     return SqliteEngine(sqlite_path, synchronous=sqlite_synchronous,
                         wal_autocheckpoint=sqlite_wal_autocheckpoint)

@@ -83,14 +83,20 @@ class MessageService:
         self._bus = bus
         self._clock = clock
         self._settings = settings
-        self._committer: GroupCommitter[SendRequest, wire.Message] = GroupCommitter(
-            self._send_batch, settings.write_batch_max)
+        # One committer per lane, each chat always in the same lane: lanes never
+        # lock the same chat rows, so on PostgreSQL one lane's Python work overlaps
+        # another's database work (SQLite's single writer has one lane).
+        self._lanes: list[GroupCommitter[SendRequest, wire.Message]] = [
+            GroupCommitter(self._send_batch, settings.write_batch_max)
+            for _ in range(db.engine.write_concurrency)]
 
     def start(self) -> None:
-        self._committer.start()
+        for lane in self._lanes:
+            lane.start()
 
     async def stop(self) -> None:
-        await self._committer.stop()
+        for lane in self._lanes:
+            await lane.stop()
 
     # -- send
     def check_send(self, req: SendRequest) -> None:
@@ -128,7 +134,7 @@ class MessageService:
 
     async def send(self, req: SendRequest) -> wire.Message:
         self.check_send(req)
-        message = await self._committer.submit(req)
+        message = await self._lanes[req.chat_id % len(self._lanes)].submit(req)
         return message
 
     async def _send_batch(self, batch: list[SendRequest]
