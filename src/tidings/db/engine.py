@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -158,11 +159,12 @@ class SqliteEngine:
         self.path = path
         self.synchronous = synchronous
         self.wal_autocheckpoint = wal_autocheckpoint
-        self._conn: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
+        self._commit_thread: ThreadPoolExecutor | None = None
 
-    async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
@@ -171,36 +173,69 @@ class SqliteEngine:
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA cache_size=-65536")
         conn.execute(f"PRAGMA wal_autocheckpoint={int(self.wal_autocheckpoint)}")
-        self._conn = conn
+        return conn
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = self._connect()
+        self._reader = self._connect()
+        self._commit_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
 
     async def close(self) -> None:
-        if self._conn is not None:
+        if self._writer is not None:
             async with self._write_lock:
-                self._conn.close()
-                self._conn = None
+                assert self._reader is not None and self._commit_thread is not None
+                self._commit_thread.shutdown()
+                self._writer.close()
+                self._reader.close()
+                self._writer = self._reader = self._commit_thread = None
 
     async def run(self, fn: TxnFn[T], *, write: bool, snapshot: bool = True) -> T:
-        if self._conn is None:
+        if self._writer is None or self._reader is None:
             raise RuntimeError("database is closed")
         if write:
             async with self._write_lock:
-                return await self._run(fn, "BEGIN IMMEDIATE")
-        # A read needs no transaction here: nothing else writes this file (one
-        # serving process per SQLite database), and this process's writes never
-        # yield mid-transaction, so no write can land between a read's statements.
-        return await fn(SqliteTxn(self, self._conn))
+                return await self._write(fn)
+        if not snapshot:
+            return await fn(SqliteTxn(self, self._reader))
+        # Reads never suspend, so read transactions on this one connection do not
+        # overlap; BEGIN keeps a commit finishing on the commit thread meanwhile
+        # from landing between the read's statements.
+        self._reader.execute("BEGIN")
+        try:
+            return await fn(SqliteTxn(self, self._reader))
+        finally:
+            self._reader.execute("COMMIT")
 
-    async def _run(self, fn: TxnFn[T], begin: str) -> T:
-        conn = self._conn
+    async def _write(self, fn: TxnFn[T]) -> T:
+        """The transaction's statements run here; COMMIT (page writes and the
+        occasional WAL checkpoint, in C without the GIL) runs on the commit thread,
+        so the event loop serves sockets and reads meanwhile. Readers use their own
+        connection and see the batch only once it committed."""
+        conn = self._writer
         assert conn is not None
         txn = SqliteTxn(self, conn)
-        conn.execute(begin)
+        conn.execute("BEGIN IMMEDIATE")
         try:
             result = await fn(txn)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        commit = asyncio.get_running_loop().run_in_executor(
+            self._commit_thread, conn.execute, "COMMIT")
+        try:
+            await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            # The connection is the commit thread's until COMMIT returns; the write
+            # lock stays held until then.
+            await asyncio.wait([commit])
+            if commit.exception() is not None and conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         for callback in txn.callbacks:
             callback()
         return result
