@@ -5,11 +5,13 @@ the only place that knows what differs between the two engines: placeholder
 style, DDL tokens in migrations, ``IN``-lists versus ``= ANY``, and how a
 transaction is opened. Nothing else in the tree checks which engine it runs on.
 
-SQLite runs on the event-loop thread with one connection. Measured on this
-machine class, a hop to a thread per query costs several times the query
-itself; a transaction here never awaits anything that yields, so two
-transactions cannot interleave, and writes are additionally serialised by a
-lock. PostgreSQL uses an asyncpg pool.
+SQLite statements run on the event-loop thread: measured on this machine
+class, a hop to a thread per query costs several times the query itself. A
+write transaction's statements never yield, and writes are serialised by a
+lock; only its COMMIT (page writes, checkpoints: C code without the GIL) is
+handed to a commit thread, one hop per transaction. Reads use a second
+connection, so they never see a batch before it committed. PostgreSQL uses an
+asyncpg pool.
 """
 
 from __future__ import annotations
