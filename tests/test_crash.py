@@ -35,6 +35,8 @@ import pytest
 
 from tidings.client import Client
 
+from .helpers import full_history
+
 pytestmark = pytest.mark.slow
 
 PASSWORD = "correct horse battery"
@@ -197,20 +199,6 @@ async def sender(session: aiohttp.ClientSession, url: str, username: str, user_i
         await ws.close()
 
 
-async def fetch_history(client: Client, chat_id: int) -> list[dict[str, Any]]:
-    """The whole visible history, oldest first, paging forwards with ``after``."""
-    messages: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        page = await client.history(chat_id, after=after, limit=100)
-        if not page:
-            return messages
-        ids = [m["msg_id"] for m in page]
-        assert ids == sorted(ids) and ids[0] > after, f"history page out of order: {ids}"
-        messages += page
-        after = ids[-1]
-
-
 async def check_log(client: Client, chat_id: int) -> tuple[int, dict[int, dict[str, Any]]]:
     """The chat's log from 0: contiguous, one entry per pts. Returns (pts, messages)."""
     diff = await client.call("sync.get_chat_difference",
@@ -277,7 +265,7 @@ async def test_acknowledged_messages_survive_sigkill(tmp_path: Path,
         observer = clients[0]
 
         pts, news = await check_log(observer, chat_id)
-        history = await fetch_history(observer, chat_id)
+        history = await full_history(observer, chat_id)
         by_id = {m["msg_id"]: m for m in history}
         assert len(by_id) == len(history), "message.history repeated a msg_id"
         assert by_id.keys() == news.keys(), "history and the update log disagree"

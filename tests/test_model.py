@@ -60,6 +60,8 @@ from tidings.client import Client
 from tidings.config import Settings
 from tidings.testing import postgres_schema, running_server, test_settings
 
+from .helpers import full_history
+
 pytestmark = pytest.mark.slow
 
 PG_URL = os.environ.get("TIDINGS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -102,20 +104,6 @@ async def drop_connection(server: TidingsServer, client: Client) -> None:
     for conn in conns:
         conn.close_soon(1001, "test: device goes offline")
     await client.wait_for(lambda c: not c.connected, timeout=SETTLE_TIMEOUT)
-
-
-async def full_history(client: Client, chat_id: int) -> list[dict[str, Any]]:
-    """Everything ``message.history`` shows this user, oldest first (paging with ``after``)."""
-    messages: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        page = await client.history(chat_id, after=after, limit=100)
-        if not page:
-            return messages
-        ids = [m["msg_id"] for m in page]
-        assert ids == sorted(ids) and ids[0] > after, f"history paging broke: {after} -> {ids}"
-        messages += page
-        after = ids[-1]
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from tidings.app import TidingsServer, load_secret, open_database
-from tidings.bus.base import AnyEvent
+from tidings.bus.base import AnyEvent, Bus
 from tidings.bus.local import LocalBus
 from tidings.clock import Clock, FakeClock
 from tidings.config import Settings
@@ -81,12 +81,13 @@ class RecordingBus(LocalBus):
 
 
 @contextlib.asynccontextmanager
-async def service_harness(settings: Settings, clock: FakeClock | None = None
-                          ) -> AsyncIterator[Services]:
-    """Every service over a real database, no transport."""
+async def service_harness(settings: Settings, clock: Clock | None = None,
+                          bus: Bus | None = None) -> AsyncIterator[Services]:
+    """Every service over a real database, no transport. The default bus records
+    every event (for update-count tests); pass ``LocalBus()`` for long runs."""
     db = open_database(settings)
     await db.engine.open()
-    services = Services.build(settings, clock or FakeClock(), db, RecordingBus(),
+    services = Services.build(settings, clock or FakeClock(), db, bus or RecordingBus(),
                               load_secret(settings))
     try:
         await migrate(db, services.clock.now())

@@ -12,13 +12,12 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client import REGISTRY
 
-from tidings.app import load_secret, open_database
 from tidings.bench import plan as p
 from tidings.bench.procstat import PostgresCpu
 from tidings.bench.results import IngestResult
@@ -26,11 +25,10 @@ from tidings.bench.storage import count_messages, engine_of
 from tidings.bus.local import LocalBus
 from tidings.clock import SystemClock
 from tidings.config import Settings
-from tidings.db.migrate import migrate
 from tidings.errors import TidingsError
 from tidings.services.container import Services
 from tidings.services.messages import SendRequest
-from tidings.testing import test_settings
+from tidings.testing import service_harness, test_settings
 
 MAX_IDS_PER_CALL = 200  # Settings.max_user_ids_per_call default
 
@@ -43,21 +41,10 @@ class ServiceParams:
     inflight: int = 2000
 
 
-@contextlib.asynccontextmanager
-async def bench_services(settings: Settings) -> AsyncIterator[Services]:
-    """Services as ``TidingsServer`` builds them, minus the socket. Not
-    ``testing.service_harness``: its recording bus keeps every published frame,
-    which would grow with the run and is not what a server does."""
-    db = open_database(settings)
-    await db.engine.open()
-    services = Services.build(settings, SystemClock(), db, LocalBus(), load_secret(settings))
-    try:
-        await migrate(db, services.clock.now())
-        await services.start()
-        yield services
-    finally:
-        await services.stop()
-        await db.engine.close()
+def bench_services(settings: Settings) -> contextlib.AbstractAsyncContextManager[Services]:
+    """Services as ``TidingsServer`` builds them, minus the socket: the system
+    clock and a plain local bus (the recording bus would keep every frame)."""
+    return service_harness(settings, SystemClock(), LocalBus())
 
 
 async def create_users(sv: Services, names: list[str]) -> list[int]:
