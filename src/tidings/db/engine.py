@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
