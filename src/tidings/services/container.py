@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tidings.bus.base import Bus
+from tidings.bus.base import AnyEvent, Bus
 from tidings.clock import Clock
 from tidings.config import Settings
 from tidings.db.database import Database
@@ -18,6 +18,7 @@ from tidings.services.messages import MessageService
 from tidings.services.reads import ReadService
 from tidings.services.sync import SyncService
 from tidings.services.users import UserService
+from tidings.services.visibility import VisibilityCache
 from tidings.store import chats as chat_store
 
 
@@ -35,10 +36,12 @@ class Services:
     messages: MessageService
     reads: ReadService
     sync: SyncService
+    visibility: VisibilityCache
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock, db: Database, bus: Bus, secret: str
               ) -> Services:
+        visibility = VisibilityCache(clock.monotonic)
         passwords = Passwords(time_cost=settings.argon2_time_cost,
                               memory_cost_kib=settings.argon2_memory_cost_kib,
                               parallelism=settings.argon2_parallelism)
@@ -48,14 +51,19 @@ class Services:
             devices=DeviceService(db, bus, clock),
             users=UserService(db, settings.max_user_ids_per_call),
             chats=ChatService(db, bus, clock, settings),
-            messages=MessageService(db, bus, clock, settings),
+            messages=MessageService(db, bus, clock, settings, visibility),
             reads=ReadService(db, bus, clock),
             sync=SyncService(db, settings),
+            visibility=visibility,
         )
 
     async def start(self) -> None:
-        await self.bus.start(self.hub.deliver)
+        await self.bus.start(self._deliver)
         self.messages.start()
+
+    def _deliver(self, event: AnyEvent) -> None:
+        self.visibility.on_event(event)
+        self.hub.deliver(event)
 
     async def stop(self) -> None:
         await self.messages.stop()

@@ -23,6 +23,7 @@ from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
 from tidings.services import access
 from tidings.services.group_commit import GroupCommitter
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
+from tidings.services.visibility import VisibilityCache
 from tidings.store import chats, messages, updates
 
 MESSAGES_SENT = Counter("tidings_messages_sent_total", "Messages committed")
@@ -78,8 +79,10 @@ def message_update(m: wire.Message) -> dict[str, Any]:
 
 
 class MessageService:
-    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings) -> None:
+    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings,
+                 visibility: VisibilityCache) -> None:
         self._db = db
+        self._visibility = visibility
         self._bus = bus
         self._clock = clock
         self._settings = settings
@@ -236,8 +239,7 @@ class MessageService:
             raise invalid(f"limit must be 1 to {s.history_max_limit}", field="limit")
 
         async def history_txn(txn: Txn) -> list[wire.Message]:
-            chat, member = await self._visible_txn(txn, chat_id, user_id)
-            spans = access.visible_spans(chat, member)
+            spans = await self._visibility.spans_txn(txn, chat_id, user_id)
             if after is not None:
                 return await self._oldest_txn(txn, chat_id, spans, after, before, count)
             return await self._newest_txn(txn, chat_id, spans, before, count)
@@ -277,16 +279,11 @@ class MessageService:
                           field="msg_ids")
 
         async def get_txn(txn: Txn) -> list[wire.Message]:
-            chat, member = await self._visible_txn(txn, chat_id, user_id)
-            spans = access.visible_spans(chat, member)
+            spans = await self._visibility.spans_txn(txn, chat_id, user_id)
             wanted = sorted({m for m in msg_ids if access.can_see(spans, m)})
             return await messages.get_messages_txn(txn, chat_id, wanted)
 
         return await self._db.read("get_messages", get_txn, snapshot=False)
-
-    async def _visible_txn(self, txn: Txn, chat_id: int, user_id: int
-                           ) -> tuple[chats.ChatRow, chats.MemberRow]:
-        return await access.load_membership_txn(txn, chat_id, user_id, active=False)
 
     # -- recall
     async def recall(self, user_id: int, chat_id: int, msg_id: int) -> int:
