@@ -264,3 +264,47 @@ async def test_shutdown_closes_sockets_with_going_away(settings: Settings) -> No
     finally:
         if srv.node.ready:
             await srv.stop()
+
+
+async def test_a_device_that_stops_reading_is_disconnected(tmp_path: Any) -> None:
+    settings = Settings(data_dir=tmp_path, port=0, max_pending_pushes=10,
+                        argon2_time_cost=1, argon2_memory_cost_kib=64)
+    async with running_server(settings) as srv, aiohttp.ClientSession() as http:
+        sender = Client(srv.url)
+        try:
+            await sender.register("alice", PASSWORD)
+            async with http.ws_connect(srv.url) as lazy:
+                reply = await raw_call(lazy, {"id": 1, "method": "auth.register", "params": {
+                    "username": "bob", "password": PASSWORD}})
+                chat = await sender.direct(reply["result"]["user_id"])
+                # bob never reads again: his socket buffers fill, then his push queue
+                text = "x" * 4000
+                for _ in range(30):
+                    await asyncio.gather(*(sender.send_text(chat["chat_id"], text)
+                                           for _ in range(100)))
+                codes = set()
+                while True:
+                    msg = await lazy.receive(timeout=15)
+                    if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                                    aiohttp.WSMsgType.ERROR):
+                        codes.add(msg.data if msg.type == aiohttp.WSMsgType.CLOSE else None)
+                        break
+            assert codes == {4008}
+            for _ in range(100):
+                if not any(c.device_id == reply["result"]["device_id"]
+                           for c in srv.node.connections):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the slow device's connection is still open")
+            assert sender.connected  # the sender is unaffected
+            # bob's device catches up later like any other: nothing was lost
+            later = Client(srv.url)
+            try:
+                await later.login("bob", PASSWORD)
+                page = await later.history(chat["chat_id"], limit=100)
+                assert len(page) == 100 and page[-1]["msg_id"] == chat["pts"] + 3000
+            finally:
+                await later.close()
+        finally:
+            await sender.close()
