@@ -35,7 +35,6 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         None, description="token signing key; generated into data_dir/secret.key when unset"
     )
-    node_name: str = ""
 
     # -- storage
     sqlite_synchronous: Literal["normal", "full"] = Field(
