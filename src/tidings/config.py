@@ -49,7 +49,9 @@ class Settings(BaseSettings):
         4, ge=1, le=64, description="concurrent group-commit transactions, chats split by id "
         "(measured on 1,000 chats: 1 lane 32k, 2 lanes 40k, 4 lanes 45k msg/s)")
     write_batch_max: int = Field(
-        1000, ge=1, le=10000, description="messages per group-commit transaction"
+        4000, ge=1, le=10000, description="most messages per group-commit transaction; "
+        "batches are only this large under saturation (measured, SQLite, 1,000 chats, "
+        "8,000 sends in flight: 25k msg/s at 1,000, 47k at 4,000)"
     )
 
     # -- bus
