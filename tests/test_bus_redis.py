@@ -197,6 +197,17 @@ async def test_two_nodes_receive_all_events_in_order_with_fields_intact(
     assert len(got_a.events) == len(got_b.events) == total
 
 
+async def published_batch_sizes(raw_sub: PubSub, total: int) -> list[int]:
+    """How many events each Redis message carried, until ``total`` were seen."""
+    sizes: list[int] = []
+    async with asyncio.timeout(TIMEOUT):
+        while sum(sizes) < total:
+            msg = await raw_sub.get_message(timeout=TIMEOUT)
+            if msg is not None and msg["type"] == "message":
+                sizes.append(len(decode_events(msg["data"])))
+    return sizes
+
+
 async def test_burst_is_delivered_in_order_in_few_redis_messages(
     make_bus: MakeBus, channel: str, raw_sub: PubSub
 ) -> None:
@@ -209,12 +220,7 @@ async def test_burst_is_delivered_in_order_in_few_redis_messages(
 
     assert await got.wait_for(len(expected)) == expected
 
-    sizes: list[int] = []
-    async with asyncio.timeout(TIMEOUT):
-        while sum(sizes) < len(expected):
-            msg = await raw_sub.get_message(timeout=TIMEOUT)
-            if msg is not None and msg["type"] == "message":
-                sizes.append(len(decode_events(msg["data"])))
+    sizes = await published_batch_sizes(raw_sub, len(expected))
     assert sum(sizes) == len(expected)
     assert len(sizes) < len(expected) / 10
     assert max(sizes) <= 500
@@ -231,12 +237,7 @@ async def test_max_batch_bounds_each_publish(
         bus.publish(event)
     assert await got.wait_for(len(expected)) == expected
 
-    sizes: list[int] = []
-    async with asyncio.timeout(TIMEOUT):
-        while sum(sizes) < len(expected):
-            msg = await raw_sub.get_message(timeout=TIMEOUT)
-            if msg is not None and msg["type"] == "message":
-                sizes.append(len(decode_events(msg["data"])))
+    sizes = await published_batch_sizes(raw_sub, len(expected))
     assert max(sizes) <= 7
     assert len(sizes) == 8  # ceil(50 / 7): still batched, not one per event
 

@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sys
 import time
 from collections import Counter
@@ -34,6 +33,7 @@ import aiohttp
 import pytest
 
 from tidings.client import Client
+from tidings.testing import free_port
 
 from .helpers import full_history
 
@@ -46,11 +46,6 @@ KILL_AFTER_ACKS = 1500   # SIGKILL once at least this many sends were acknowledg
 MAX_SENDS = 2_000        # per connection, so the whole log fits in one difference
 START_TIMEOUT = 20.0
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ServerProcess:

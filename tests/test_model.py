@@ -39,7 +39,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -490,47 +490,12 @@ def test_offline_devices_catch_up_to_the_server(engine: str) -> None:
     run_state_machine_as_test(lambda: OfflineCatchUp(engine), settings=MACHINE_SETTINGS)
 
 
-async def test_rejoin_while_offline_catches_up_the_earlier_membership(settings: Settings
-                                                                       ) -> None:
-    """The case the model found first, pinned: a device offline across a leave
-    and a re-join still gets the rest of the first membership (messages and a
-    recall) and ends equal to the always-online device."""
-    async with running_server(settings) as server:
-        owner, steady, roaming = (Client(server.url, reconnect=False) for _ in range(3))
-        try:
-            await owner.register("alice", PASSWORD)
-            bob = (await steady.register("bob", PASSWORD))["user_id"]
-            await roaming.login("bob", PASSWORD)
-            chat = (await owner.create_group("g", [bob]))["chat_id"]
-            early = await owner.send_text(chat, "early")
-            await roaming.wait_for(lambda c: early["msg_id"] in c.chats[chat].messages)
-
-            await roaming.disconnect()                      # bob's second device
-            missed = await owner.send_text(chat, "while away")
-            await owner.recall(chat, early["msg_id"])
-            await steady.leave(chat)
-            gap = await owner.send_text(chat, "bob is out")
-            await owner.add_members(chat, [bob])
-            last = await owner.send_text(chat, "after the re-join")
-            await steady.wait_for(lambda c: last["msg_id"] in c.chats[chat].messages)
-            assert roaming.token is not None
-            await roaming.resume(roaming.token)
-
-            def content(c: Client) -> dict[int, Summary]:
-                return {k: summary(m) for k, m in c.chats[chat].messages.items()}
-
-            seen = content(steady)
-            assert seen[early["msg_id"]][2], "the always-online device saw the recall"
-            assert missed["msg_id"] in seen and gap["msg_id"] not in seen
-            assert content(roaming) == seen
-            history = await roaming.history(chat)
-            assert [m["msg_id"] for m in history] == sorted(seen)
-        finally:
-            for c in (owner, steady, roaming):
-                await c.close()
-
-
-async def test_recall_after_leaving_reaches_every_device(settings: Settings) -> None:
+@contextlib.asynccontextmanager
+async def alice_and_bob_in_a_group(settings: Settings) -> AsyncIterator[
+        tuple[Client, Client, Client, int, int]]:
+    """A server; alice's device; bob's two devices (``steady`` stays online,
+    ``roaming`` is the one the test takes offline); bob's user id; and a group
+    of the two created by alice."""
     async with running_server(settings) as server:
         alice, steady, roaming = (Client(server.url, reconnect=False) for _ in range(3))
         try:
@@ -538,18 +503,56 @@ async def test_recall_after_leaving_reaches_every_device(settings: Settings) -> 
             bob = (await steady.register("bob", PASSWORD))["user_id"]
             await roaming.login("bob", PASSWORD)
             chat = (await alice.create_group("g", [bob]))["chat_id"]
-            await roaming.disconnect()                      # bob's second device
-            m = await alice.send_text(chat, "pay to account 1")
-            await steady.wait_for(lambda c: m["msg_id"] in c.chats[chat].messages)
-            await alice.remove_member(chat, bob)
-            await alice.recall(chat, m["msg_id"])
-            assert roaming.token is not None
-            await roaming.resume(roaming.token)
-
-            history = await steady.history(chat)
-            assert [summary(x) for x in history] == [(alice.user_id, None, True)]
-            assert summary(roaming.chats[chat].messages[m["msg_id"]]) == summary(history[0])
-            assert summary(steady.chats[chat].messages[m["msg_id"]]) == summary(history[0])
+            yield alice, steady, roaming, bob, chat
         finally:
             for c in (alice, steady, roaming):
                 await c.close()
+
+
+async def test_rejoin_while_offline_catches_up_the_earlier_membership(settings: Settings
+                                                                       ) -> None:
+    """The case the model found first, pinned: a device offline across a leave
+    and a re-join still gets the rest of the first membership (messages and a
+    recall) and ends equal to the always-online device."""
+    async with alice_and_bob_in_a_group(settings) as (
+            owner, steady, roaming, bob, chat):
+        early = await owner.send_text(chat, "early")
+        await roaming.wait_for(lambda c: early["msg_id"] in c.chats[chat].messages)
+
+        await roaming.disconnect()                      # bob's second device
+        missed = await owner.send_text(chat, "while away")
+        await owner.recall(chat, early["msg_id"])
+        await steady.leave(chat)
+        gap = await owner.send_text(chat, "bob is out")
+        await owner.add_members(chat, [bob])
+        last = await owner.send_text(chat, "after the re-join")
+        await steady.wait_for(lambda c: last["msg_id"] in c.chats[chat].messages)
+        assert roaming.token is not None
+        await roaming.resume(roaming.token)
+
+        def content(c: Client) -> dict[int, Summary]:
+            return {k: summary(m) for k, m in c.chats[chat].messages.items()}
+
+        seen = content(steady)
+        assert seen[early["msg_id"]][2], "the always-online device saw the recall"
+        assert missed["msg_id"] in seen and gap["msg_id"] not in seen
+        assert content(roaming) == seen
+        history = await roaming.history(chat)
+        assert [m["msg_id"] for m in history] == sorted(seen)
+
+
+async def test_recall_after_leaving_reaches_every_device(settings: Settings) -> None:
+    async with alice_and_bob_in_a_group(settings) as (
+            alice, steady, roaming, bob, chat):
+        await roaming.disconnect()                      # bob's second device
+        m = await alice.send_text(chat, "pay to account 1")
+        await steady.wait_for(lambda c: m["msg_id"] in c.chats[chat].messages)
+        await alice.remove_member(chat, bob)
+        await alice.recall(chat, m["msg_id"])
+        assert roaming.token is not None
+        await roaming.resume(roaming.token)
+
+        history = await steady.history(chat)
+        assert [summary(x) for x in history] == [(alice.user_id, None, True)]
+        assert summary(roaming.chats[chat].messages[m["msg_id"]]) == summary(history[0])
+        assert summary(steady.chats[chat].messages[m["msg_id"]]) == summary(history[0])

@@ -7,21 +7,16 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
 import aiohttp
 
 from tidings.config import Settings
+from tidings.testing import free_port
 
 FAST = {"TIDINGS_ARGON2_TIME_COST": "1", "TIDINGS_ARGON2_MEMORY_COST_KIB": "64"}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def db_args(settings: Settings) -> list[str]:

@@ -5,6 +5,7 @@ without any transport."""
 from __future__ import annotations
 
 import contextlib
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,6 +33,15 @@ def test_settings(data_dir: Path, database_url: str | None = None, **overrides: 
 
 
 test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a pytest test
+
+
+def free_port() -> int:
+    """A loopback port free right now, for a server started in another process.
+    Another process could take it before that server binds; it then fails to
+    start, loudly."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def with_search_path(url: str, schema: str) -> str:

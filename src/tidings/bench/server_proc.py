@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,18 +22,11 @@ from tidings.bench.procstat import (
     process_rss_bytes,
     raise_nofile_limit,
 )
-from tidings.testing import FAST_HASHING
+from tidings.testing import FAST_HASHING, free_port
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 
-
-def free_port() -> int:
-    """A port free right now. Another process could take it before the server
-    binds; on a benchmark machine that is unlikely and shows as a start error."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def server_env() -> dict[str, str]:
