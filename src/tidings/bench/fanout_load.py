@@ -25,7 +25,15 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from tidings.bench.childio import connect_token, emit, read_line, run_main, save, session
+from tidings.bench.childio import (
+    connect_token,
+    emit,
+    read_line,
+    run_main,
+    save,
+    session,
+    wait_go,
+)
 from tidings.bench.frames import PUSH_PREFIX, reply_decoder, send_frame
 from tidings.bench.rpc import RawSocket
 
@@ -269,7 +277,7 @@ async def main() -> None:
                    for ws, spec in zip(sockets, config.members, strict=True)]
         readers = [asyncio.create_task(m.read()) for m in members]
         emit(b"ready")
-        if (await read_line()).strip() != "go":
+        if not await wait_go():
             return
         cpu_start = time.process_time()
         progress.touch(time.time())

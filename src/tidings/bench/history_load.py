@@ -18,7 +18,15 @@ from collections import Counter
 import aiohttp
 import msgspec
 
-from tidings.bench.childio import connect_token, emit, read_line, run_main, save, session
+from tidings.bench.childio import (
+    connect_token,
+    emit,
+    read_line,
+    run_main,
+    save,
+    session,
+    wait_go,
+)
 from tidings.bench.frames import PUSH_PREFIX, ErrorBody, request
 from tidings.bench.rpc import RawSocket
 
@@ -165,7 +173,7 @@ async def main() -> None:
                                          for token in config.tokens))
         readers = [Reader(ws, config) for ws in sockets]
         emit(b"ready")
-        if (await read_line()).strip() != "go":
+        if not await wait_go():
             return
         cpu_start = time.process_time()
         deadline = None if config.duration is None else time.monotonic() + config.duration

@@ -17,7 +17,15 @@ from collections import Counter
 import aiohttp
 import msgspec
 
-from tidings.bench.childio import connect_token, emit, read_line, run_main, save, session
+from tidings.bench.childio import (
+    connect_token,
+    emit,
+    read_line,
+    run_main,
+    save,
+    session,
+    wait_go,
+)
 from tidings.bench.frames import PUSH_PREFIX
 from tidings.bench.rpc import RawSocket
 
@@ -113,7 +121,7 @@ async def main() -> None:
         connect_seconds = time.monotonic() - started
         emit(b"ready " + json.dumps({"held": len(holder.sockets), "failed": dict(holder.failed),
                                      "seconds": connect_seconds}).encode())
-        if (await read_line()).strip() != "go":
+        if not await wait_go():
             return
         dropped = holder.dropped  # counted before we start closing
         await holder.close_all()

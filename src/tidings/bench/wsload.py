@@ -13,13 +13,13 @@ the server, not the generator, is what is measured.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections import Counter
 
 import aiohttp
 import msgspec
 
+from tidings.bench.childio import emit, read_line, save, wait_go
 from tidings.bench.frames import PUSH_PREFIX, reply_decoder, request, send_frame
 from tidings.bench.plan import local_id
 from tidings.bench.rpc import RawSocket
@@ -159,20 +159,6 @@ def merge(pumps: list[Pump], cpu_seconds: float) -> LoadResult:
                       cpu_seconds=cpu_seconds, latencies_ms=latencies)
 
 
-async def read_line() -> str:
-    return await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-
-
-def emit(data: bytes) -> None:
-    sys.stdout.buffer.write(data + b"\n")
-    sys.stdout.buffer.flush()
-
-
-def save(path: str, result: LoadResult) -> None:
-    with open(path, "wb") as f:
-        f.write(msgspec.json.encode(result))
-
-
 async def main() -> None:
     config = msgspec.json.decode((await read_line()).encode(), type=LoadConfig)
     async with aiohttp.ClientSession() as session:
@@ -181,7 +167,7 @@ async def main() -> None:
         pumps = [Pump(ws, spec, config.window, config.text)
                  for ws, spec in zip(sockets, config.connections, strict=True)]
         emit(b"ready")
-        if (await read_line()).strip() != "go":
+        if not await wait_go():
             return
         cpu_start = time.process_time()
         await asyncio.gather(*(pump.run() for pump in pumps))

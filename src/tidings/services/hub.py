@@ -88,9 +88,6 @@ class LiveHub:
     def is_online(self, user_id: int) -> bool:
         return user_id in self._sinks
 
-    def online_devices(self, user_id: int) -> int:
-        return len(self._sinks.get(user_id, ()))
-
     # -- delivery
     def deliver(self, event: AnyEvent) -> None:
         if isinstance(event, ChatEvent):
