@@ -170,6 +170,7 @@ async def test_errors_have_stable_codes(server: TidingsServer, clients: list[Cli
         (fresh, "auth.login", {"username": "alice", "password": "wrong password"},
          "INVALID_CREDENTIALS"),
         (fresh, "chat.list", {}, "UNAUTHORIZED"),
+        (fresh, "no.such_method", {}, "UNAUTHORIZED"),  # nothing is revealed before auth
         (alice, "auth.login", {"username": "alice", "password": PASSWORD}, "FORBIDDEN"),
     ]
     for client, method, params, code in cases:

@@ -88,6 +88,18 @@ class TidingsError(Exception):
         return body
 
 
+class StorageRejected(TidingsError):
+    """The database refused a value of one request (out of range, unencodable).
+
+    The schemas refuse such values at the edge; this is the backstop for values
+    that reach the store another way. It is the request's fault, so it answers
+    ``INVALID_PARAMS``, and group commit retries the rest of the batch without
+    the request (see ``services.group_commit``)."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.INVALID_PARAMS, "a value in this request cannot be stored")
+
+
 def invalid(message: str, **data: Any) -> TidingsError:
     return TidingsError(ErrorCode.INVALID_PARAMS, message, **data)
 

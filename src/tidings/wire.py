@@ -7,9 +7,27 @@ Request parameter schemas live in ``tidings.api.schemas``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+
+# -- value rules every decoded request obeys -------------------------------
+# The store holds ids, pts and times in signed 64-bit columns, and PostgreSQL
+# text cannot hold NUL; checking here, where the types are declared, means no
+# value a client sends can fail a transaction (and with it a group commit).
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+# No NUL and no lone surrogate (msgspec refuses an unpaired \uD800 escape while
+# decoding; this also covers values built in Python, e.g. by the client SDK).
+SAFE_TEXT_PATTERN = "^[^\x00\ud800-\udfff]*\\Z"
+SAFE_TEXT_RULE = "must not contain NUL (\\u0000) or unpaired surrogate characters"
+
+Id = Annotated[int, msgspec.Meta(ge=1, le=INT64_MAX)]  # user, chat, msg, device, file ids
+Pts = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]  # pts, seq, cursors, timestamps
+Int64 = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]  # checked by the service
+Text = Annotated[str, msgspec.Meta(pattern=SAFE_TEXT_PATTERN)]
+Latitude = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]
+Longitude = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
 
 MessageKind = Literal["text", "image", "audio", "video", "file", "location", "system"]
 ChatKind = Literal["direct", "group", "channel"]
@@ -24,16 +42,16 @@ class Entity(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A span of the text: offset and length in Unicode code points."""
 
     type: EntityType
-    offset: int
-    length: int
-    user_id: int | None = None
-    url: str | None = None
+    offset: Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
+    length: Annotated[int, msgspec.Meta(ge=1, le=INT64_MAX)]
+    user_id: Id | None = None
+    url: Text | None = None
 
 
 class Location(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    lat: float
-    lon: float
-    title: str | None = None
+    lat: Latitude
+    lon: Longitude
+    title: Text | None = None
 
 
 class Message(msgspec.Struct, frozen=True):

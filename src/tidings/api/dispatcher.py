@@ -17,6 +17,7 @@ import msgspec
 from prometheus_client import Counter
 
 from tidings import wire
+from tidings.api.bad_input import frame_error, guess_request_id, params_error
 from tidings.api.schemas import Params
 from tidings.errors import ErrorCode, TidingsError
 from tidings.services.auth import Identity
@@ -71,18 +72,22 @@ class Dispatcher:
     async def dispatch(self, caller: Caller, frame: bytes | str) -> bytes:
         try:
             envelope = _envelope.decode(frame)
-        except msgspec.DecodeError as exc:
-            return error_frame(guess_request_id(frame), TidingsError(
-                ErrorCode.BAD_FRAME, f"not a request frame: {exc}"))
+        except (msgspec.DecodeError, RecursionError) as exc:
+            # RecursionError: msgspec bounds nesting by the interpreter's recursion
+            # limit (about 1,000 levels) and raises it for deeper input.
+            self._count("unknown", ErrorCode.BAD_FRAME.value)
+            return error_frame(*frame_error(frame, exc))
         method = self.methods.get(envelope.method)
         outcome = "ok"
         try:
-            if method is None:
-                raise TidingsError(ErrorCode.METHOD_NOT_FOUND,
-                                   f"no method {envelope.method!r}")
-            if not method.public and caller.user_id is None:
+            # Before authentication everything but auth.* is UNAUTHORIZED, unknown
+            # methods included (DESIGN §11): an anonymous client learns nothing.
+            if (method is None or not method.public) and caller.user_id is None:
                 raise TidingsError(ErrorCode.UNAUTHORIZED,
                                    "authenticate first: auth.register, auth.login or auth.token")
+            if method is None:
+                raise TidingsError(ErrorCode.METHOD_NOT_FOUND,
+                                   f"no method {envelope.method[:64]!r}")
             if method.public and caller.user_id is not None:
                 raise TidingsError(ErrorCode.FORBIDDEN, "this connection is already "
                                    "authenticated; open another one for another account")
@@ -112,17 +117,9 @@ class Dispatcher:
         try:
             return self._decoders[method.name].decode(raw)
         except msgspec.ValidationError as exc:
-            raise TidingsError(ErrorCode.INVALID_PARAMS, f"{method.name}: {exc}") from exc
+            raise params_error(method.name, exc) from exc
         except msgspec.DecodeError as exc:
             raise TidingsError(ErrorCode.BAD_FRAME, f"params are not valid JSON: {exc}") from exc
 
 
-def guess_request_id(frame: bytes | str) -> Any:
-    """The id of a frame that is JSON but not a valid request, else None."""
-    try:
-        value = wire.decode(frame)
-    except msgspec.DecodeError:
-        return None
-    if isinstance(value, dict) and isinstance(value.get("id"), int | str):
-        return value["id"]
-    return None
+__all__ = ["Dispatcher", "Method", "error_frame", "guess_request_id"]

@@ -1,13 +1,19 @@
 """Typed request parameters, decoded straight from the frame by msgspec.
 
 Unknown fields are rejected so a misspelt parameter is an error, not a silent
-default. Result shapes are in ``tidings.wire`` and the services."""
+default. Every field uses the constrained types of ``tidings.wire`` (``Id``,
+``Pts``, ``Text``, ...): a value the store could not hold (an id beyond 64
+bits, a NUL in a string) is refused here as ``INVALID_PARAMS`` naming the
+field, so nothing a client sends reaches a transaction unchecked. Limits that
+are settings (page sizes, list lengths) are checked by the service, which
+knows the settings. Result shapes are in ``tidings.wire`` and the services."""
 
 from __future__ import annotations
 
 import msgspec
 
 from tidings import wire
+from tidings.wire import Id, Int64, Pts, Text
 
 
 class Params(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -19,101 +25,101 @@ class Empty(Params, frozen=True):
 
 
 class Credentials(Params, frozen=True):
-    username: str
-    password: str
-    device_name: str | None = None
+    username: Text
+    password: Text
+    device_name: Text | None = None
 
 
 class TokenParams(Params, frozen=True):
-    token: str
+    token: Text
 
 
 class DeviceId(Params, frozen=True):
-    device_id: int
+    device_id: Id
 
 
 class DeviceRename(Params, frozen=True):
-    device_id: int
-    name: str
+    device_id: Id
+    name: Text
 
 
 class UserIds(Params, frozen=True):
-    user_ids: list[int]
+    user_ids: list[Id]
 
 
 class Username(Params, frozen=True):
-    username: str
+    username: Text
 
 
 class DirectChat(Params, frozen=True):
-    user_id: int
+    user_id: Id
 
 
 class CreateChat(Params, frozen=True):
-    title: str
-    kind: str = "group"
-    member_ids: list[int] = []
+    title: Text
+    kind: Text = "group"
+    member_ids: list[Id] = []
 
 
 class ChatId(Params, frozen=True):
-    chat_id: int
+    chat_id: Id
 
 
 class AddMembers(Params, frozen=True):
-    chat_id: int
-    user_ids: list[int]
+    chat_id: Id
+    user_ids: list[Id]
 
 
 class RemoveMember(Params, frozen=True):
-    chat_id: int
-    user_id: int
+    chat_id: Id
+    user_id: Id
 
 
 class SetExpire(Params, frozen=True):
-    chat_id: int
-    expire_at: int | None
+    chat_id: Id
+    expire_at: Pts | None
 
 
 class Send(Params, frozen=True):
-    chat_id: int
-    local_id: str
-    kind: str = "text"
-    text: str | None = None
-    reply_to: int | None = None
+    chat_id: Id
+    local_id: Text
+    kind: Text = "text"
+    text: Text | None = None
+    reply_to: Id | None = None
     entities: list[wire.Entity] | None = None
     location: wire.Location | None = None
-    file_id: int | None = None
+    file_id: Id | None = None
 
 
 class History(Params, frozen=True):
-    chat_id: int
-    before: int | None = None
-    after: int | None = None
-    limit: int | None = None
+    chat_id: Id
+    before: Pts | None = None
+    after: Pts | None = None
+    limit: Int64 | None = None
 
 
 class GetMessages(Params, frozen=True):
-    chat_id: int
-    msg_ids: list[int]
+    chat_id: Id
+    msg_ids: list[Id]
 
 
 class MessageRef(Params, frozen=True):
-    chat_id: int
-    msg_id: int
+    chat_id: Id
+    msg_id: Id
 
 
 class ChatDifference(Params, frozen=True):
-    chat_id: int
-    pts: int
-    limit: int | None = None
+    chat_id: Id
+    pts: Pts
+    limit: Int64 | None = None
 
 
 class Difference(Params, frozen=True):
-    seq: int
-    chats: dict[str, int] = {}
-    limit: int | None = None
+    seq: Pts
+    chats: dict[Id, Pts] = {}  # JSON object keys are chat ids as strings: {"12": 40}
+    limit: Int64 | None = None
 
 
 class MarkRead(Params, frozen=True):
-    chat_id: int
-    pts: int
+    chat_id: Id
+    pts: Pts

@@ -6,7 +6,8 @@ Quick start::
 
     async with Client("ws://127.0.0.1:8080/ws") as c:        # connect()
         await c.register("alice", "pw")                       # or login(...) / resume(token)
-        chat = await c.create_group("team", [bob_id])
+        bob = (await c.call("user.resolve", {"username": "bob"}))["user"]["user_id"]
+        chat = await c.create_group("team", [bob])
         msg = await c.send_text(chat["chat_id"], "hi")
         await c.wait_for(lambda c: msg["msg_id"] in c.chats[chat["chat_id"]].messages)
 

@@ -11,6 +11,7 @@ from typing import TypeVar
 from prometheus_client import Counter, Histogram
 
 from tidings.db.engine import Engine, TxnFn
+from tidings.errors import StorageRejected
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -39,8 +40,11 @@ class Database:
         start = time.perf_counter()
         try:
             return await self.engine.run(fn, write=write, snapshot=snapshot)
-        except Exception:
+        except Exception as exc:
             TXN_ERRORS.labels(name).inc()
+            if self.engine.is_data_error(exc):
+                log.warning("transaction %s refused a value: %s", name, exc)
+                raise StorageRejected() from exc
             raise
         finally:
             TXN_SECONDS.labels(name).observe(time.perf_counter() - start)

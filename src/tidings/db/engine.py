@@ -90,11 +90,21 @@ class Engine(Protocol):
 
     def is_unique_violation(self, exc: BaseException) -> bool: ...
 
+    def is_data_error(self, exc: BaseException) -> bool:
+        """True when the database (or its driver) refused a value a request
+        supplied, as opposed to failing on its own."""
+        ...
+
     @property
     def for_update(self) -> str:
         """Appended to a SELECT that must lock its rows until commit (PostgreSQL);
         empty where the single writer already excludes other writers (SQLite)."""
         ...
+
+
+# Raised by both drivers while encoding a parameter: an int beyond 64 bits, a
+# string with a lone surrogate.
+_ENCODE_ERRORS = (OverflowError, UnicodeEncodeError)
 
 
 class _AfterCommit:
@@ -267,6 +277,9 @@ class SqliteEngine:
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
 
+    def is_data_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, _ENCODE_ERRORS)
+
 
 # -- PostgreSQL ---------------------------------------------------------------
 
@@ -364,6 +377,12 @@ class PostgresEngine:
         import asyncpg
 
         return isinstance(exc, asyncpg.UniqueViolationError)
+
+    def is_data_error(self, exc: BaseException) -> bool:
+        import asyncpg
+
+        # DataError is SQLSTATE class 22: NUL in text, out-of-range numbers, ...
+        return isinstance(exc, (*_ENCODE_ERRORS, asyncpg.DataError))
 
 
 def create_engine(

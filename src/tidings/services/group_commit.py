@@ -5,6 +5,14 @@ everything waiting (up to ``max_batch``) into the next one. Each request is
 answered only after its transaction committed, so an acknowledgement always
 means durable, and throughput grows with load instead of collapsing on
 per-transaction overhead.
+
+One request must never fail the others. When a batch's transaction fails
+because of something a request carried (``is_request_fault``: the database
+refused one of its values, or a unique key raced another node), the batch is
+split in halves and each half retried, down to the culprit, which alone gets
+the error; the rest commit. A request-independent failure (the database is
+down) fails the whole batch with ``UNAVAILABLE`` without retrying, so an
+outage does not multiply into thousands of doomed transactions.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from typing import Generic, TypeVar
 
 from prometheus_client import Histogram
 
-from tidings.errors import ErrorCode, TidingsError
+from tidings.errors import ErrorCode, StorageRejected, TidingsError
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +41,23 @@ BATCH_SIZE = Histogram(
 # One result per request, in order: a value or the error for that request alone.
 BatchFn = Callable[[list[Req]], Awaitable[list[Res | TidingsError]]]
 
+BATCH_SPLITS = Histogram(
+    "tidings_group_commit_splits", "Transactions a failed batch took to isolate its culprit",
+    buckets=(2, 4, 8, 16, 32),
+)
+
+
+def _storage_rejected(exc: BaseException) -> bool:
+    return isinstance(exc, StorageRejected)
+
 
 class GroupCommitter(Generic[Req, Res]):
-    def __init__(self, run_batch: BatchFn[Req, Res], max_batch: int) -> None:
+    def __init__(self, run_batch: BatchFn[Req, Res], max_batch: int, *,
+                 is_request_fault: Callable[[BaseException], bool] = _storage_rejected
+                 ) -> None:
         self._run_batch = run_batch
         self._max_batch = max_batch
+        self._is_request_fault = is_request_fault
         self._queue: deque[tuple[Req, asyncio.Future[Res]]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -86,14 +106,47 @@ class GroupCommitter(Generic[Req, Res]):
         BATCH_SIZE.observe(len(batch))
         try:
             results = await self._run_batch([req for req, _ in batch])
-        except Exception:
+        except Exception as exc:
+            if self._is_request_fault(exc):
+                BATCH_SPLITS.observe(await self._isolate(batch, exc))
+                return
             log.exception("group commit of %d requests failed", len(batch))
-            error = TidingsError(ErrorCode.UNAVAILABLE, "storage failed; retry with the same "
-                                 "local_id")
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+            self._fail(batch, _unavailable())
             return
+        self._answer(batch, results)
+
+    async def _isolate(self, batch: list[tuple[Req, asyncio.Future[Res]]],
+                       exc: Exception) -> int:
+        """Bisect a batch that failed on a request's fault; answer every request.
+        Returns the number of transactions it took."""
+        if len(batch) == 1:
+            self._fail(batch, exc if isinstance(exc, TidingsError) else _unavailable())
+            return 0
+        tries = 0
+        middle = len(batch) // 2
+        for half in (batch[:middle], batch[middle:]):
+            tries += 1
+            try:
+                results = await self._run_batch([req for req, _ in half])
+            except Exception as again:
+                if self._is_request_fault(again):
+                    tries += await self._isolate(half, again)
+                else:
+                    log.exception("group commit of %d requests failed", len(half))
+                    self._fail(half, _unavailable())
+                continue
+            self._answer(half, results)
+        return tries
+
+    @staticmethod
+    def _fail(batch: list[tuple[Req, asyncio.Future[Res]]], error: BaseException) -> None:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(error)
+
+    @staticmethod
+    def _answer(batch: list[tuple[Req, asyncio.Future[Res]]],
+                results: list[Res | TidingsError]) -> None:
         for (_, future), result in zip(batch, results, strict=True):
             if future.done():
                 continue
@@ -101,3 +154,7 @@ class GroupCommitter(Generic[Req, Res]):
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+
+def _unavailable() -> TidingsError:
+    return TidingsError(ErrorCode.UNAVAILABLE, "storage failed; retry with the same local_id")

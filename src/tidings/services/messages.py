@@ -19,7 +19,7 @@ from tidings.clock import Clock
 from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
-from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
+from tidings.errors import ErrorCode, StorageRejected, TidingsError, forbidden, invalid
 from tidings.services import access
 from tidings.services.group_commit import GroupCommitter
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
@@ -73,6 +73,20 @@ def _same_request(stored: wire.Message, req: SendRequest) -> wire.Message | Tidi
                         msg_id=stored.msg_id)
 
 
+def _mentioned(req: SendRequest) -> set[int]:
+    return {e.user_id for e in req.entities or () if e.type == "mention" and e.user_id}
+
+
+def _check_mentions(req: SendRequest, members: dict[tuple[int, int], chats.MemberRow]
+                    ) -> None:
+    """Only current members can be mentioned: a mention notifies its user."""
+    for user_id in sorted(_mentioned(req)):
+        member = members.get((req.chat_id, user_id))
+        if member is None or not member.active:
+            raise invalid(f"entities: user {user_id} is not a member of this chat",
+                          field="entities", user_id=user_id)
+
+
 def message_update(m: wire.Message) -> dict[str, Any]:
     # The struct itself, not its dict: msgspec encodes it straight to JSON.
     return {"pts": m.msg_id, "kind": "message.new", "date": m.date, "message": m}
@@ -90,8 +104,14 @@ class MessageService:
         # lock the same chat rows, so on PostgreSQL one lane's Python work overlaps
         # another's database work (SQLite's single writer has one lane).
         self._lanes: list[GroupCommitter[SendRequest, wire.Message]] = [
-            GroupCommitter(self._send_batch, settings.write_batch_max)
+            GroupCommitter(self._send_batch, settings.write_batch_max,
+                           is_request_fault=self._is_request_fault)
             for _ in range(db.engine.write_concurrency)]
+
+    def _is_request_fault(self, exc: BaseException) -> bool:
+        # A unique violation on (chat, sender, local_id) means another node stored
+        # the same send meanwhile: only that request retries (and gets the original).
+        return isinstance(exc, StorageRejected) or self._db.engine.is_unique_violation(exc)
 
     def start(self) -> None:
         for lane in self._lanes:
@@ -163,8 +183,10 @@ class MessageService:
         request leaves no hole in the log."""
         chat_rows = await chats.get_chats_txn(txn, sorted({r.chat_id for r in batch}),
                                               lock=True)
-        members = await chats.members_of_chats_txn(
-            txn, sorted({(r.chat_id, r.user_id) for r in batch}))
+        # Senders and the users they mention, in one lookup.
+        members = await chats.members_of_chats_txn(txn, sorted(
+            {(r.chat_id, r.user_id) for r in batch}
+            | {(r.chat_id, u) for r in batch for u in _mentioned(r)}))
         stored = await messages.find_by_local_ids_txn(
             txn, sorted({(r.chat_id, r.user_id, r.local_id) for r in batch}))
         check = _BatchCheck(len(batch))
@@ -180,6 +202,7 @@ class MessageService:
                 elif key not in check.first_of:
                     access.check_not_expired(chat, now)
                     access.check_can_post(chat, member)
+                    _check_mentions(req, members)
                     check.first_of[key] = i
                     check.accepted.append(i)
             except TidingsError as exc:

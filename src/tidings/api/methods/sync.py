@@ -7,7 +7,6 @@ from typing import Any
 from tidings.api import schemas as s
 from tidings.api.dispatcher import Caller
 from tidings.api.methods.registry import Registry, require_user
-from tidings.errors import invalid
 from tidings.services.container import Services
 
 registry = Registry()
@@ -20,11 +19,8 @@ async def get_state(sv: Services, caller: Caller, p: s.Empty) -> Any:
 
 @registry.method("sync.get_difference", s.Difference)
 async def get_difference(sv: Services, caller: Caller, p: s.Difference) -> Any:
-    try:
-        known = {int(chat_id): pts for chat_id, pts in p.chats.items()}
-    except ValueError as exc:
-        raise invalid("chats keys must be chat ids", field="chats") from exc
-    return await sv.sync.get_difference(require_user(caller.user_id), p.seq, known, p.limit)
+    return await sv.sync.get_difference(require_user(caller.user_id), p.seq, dict(p.chats),
+                                        p.limit)
 
 
 @registry.method("sync.get_chat_difference", s.ChatDifference)
