@@ -10,11 +10,15 @@ STAMP := $(VENV)/.install-stamp
 
 install: $(STAMP)
 
+# pip prints one line per package (no --quiet): a first install takes about a
+# minute and should not look hung.
 $(STAMP): pyproject.toml
+	@echo "== creating $(VENV) and installing tidings with its dependencies"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --upgrade --progress-bar off pip
+	$(BIN)/python -m pip install --progress-bar off -e ".[dev]"
 	touch $(STAMP)
+	@echo "== installed; the virtualenv is $(VENV)"
 
 serve: install
 	$(BIN)/tidings serve $(ARGS)
