@@ -17,8 +17,8 @@ from tidings.store.chats import ChatRow, MemberRow
 
 from .helpers import make_users, send_text
 
-CHAT = ChatRow(7, "group", "g", 1, None, 10, 0, None, "joined", 10, 0, 2)
-MEMBER = MemberRow(7, 2, "member", 3, None, 0, 0, 0, 0, 0, 0, 0, None)
+CHAT = ChatRow(7, "group", "g", 1, None, 10, 0, None, "joined", 10, 0, 2, 0, None)
+MEMBER = MemberRow(7, 2, "member", 3, None, 0, 0, 0, 0, 0, 0, 0, None, 0)
 
 
 class QuietTxn:

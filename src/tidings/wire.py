@@ -54,6 +54,27 @@ class Location(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     title: Text | None = None
 
 
+class ForwardFrom(msgspec.Struct, frozen=True):
+    """Where a forwarded message came from: always the original source, also
+    when a forward is forwarded again."""
+
+    chat_id: int
+    msg_id: int
+    sender_id: int
+    date: int
+
+
+class ReplyPreview(msgspec.Struct, frozen=True):
+    """What a reply shows of the message it answers (``state`` says when that
+    message was recalled or deleted; ``text`` is then null)."""
+
+    msg_id: int
+    sender_id: int
+    kind: str
+    text: str | None
+    state: Literal["ok", "recalled", "deleted"] = "ok"
+
+
 class Message(msgspec.Struct, frozen=True):
     chat_id: int
     msg_id: int
@@ -69,6 +90,16 @@ class Message(msgspec.Struct, frozen=True):
     recalled_at: int | None = None
     recalled_by: int | None = None
     system: dict[str, Any] | None = None
+    forward_from: ForwardFrom | None = None
+    reply_preview: ReplyPreview | None = None
+    # Replies not deleted, and reactions by emoji, when the object was produced.
+    reply_count: int = 0
+    reactions: dict[str, int] = {}
+    my_reactions: list[str] = []  # the viewer's own reactions
+    attributes: dict[str, Any] | None = None  # the sender's/admins' own key/values
+    tags: list[str] = []
+    ttl_expires_at: int | None = None  # auto-delete (chat message_ttl) or burn-after-read
+    burn_after_seconds: int | None = None
 
 
 class Chat(msgspec.Struct, frozen=True):

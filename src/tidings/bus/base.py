@@ -15,6 +15,9 @@ class BusEvent(msgspec.Struct, frozen=True, tag_field="t"):
     recipient on every node). ``joined``/``left`` tell hubs to change who
     follows a chat before/after delivering; ``close_devices`` asks hubs to
     close those devices' connections after delivering (device revoked).
+    ``views_changed`` tells read caches that what members may read changed
+    beyond joins and leaves (history cleared for everyone: every member of the
+    chat; hidden or cleared for one user: those chats of that user).
     """
 
 
@@ -23,6 +26,7 @@ class ChatEvent(BusEvent, frozen=True, tag="c"):
     frame: bytes
     joined: list[int] = []
     left: list[int] = []
+    views_changed: bool = False
 
 
 class UserEvent(BusEvent, frozen=True, tag="u"):
@@ -31,6 +35,7 @@ class UserEvent(BusEvent, frozen=True, tag="u"):
     joined_chats: list[int] = []
     left_chats: list[int] = []
     close_devices: list[int] = []
+    views_changed: list[int] = []
 
 
 AnyEvent = ChatEvent | UserEvent

@@ -36,6 +36,22 @@ def visible_spans(chat: ChatRow, member: MemberRow) -> list[tuple[int, int]]:
     return [*member.earlier_spans(), current]
 
 
+def message_floor(chat: ChatRow, member: MemberRow) -> int:
+    """Messages at or below this pts are cleared for this member (for everyone
+    by ``chats.cleared_pts``, for this member by ``members.cleared_pts``)."""
+    return max(chat.cleared_pts, member.cleared_pts)
+
+
+def message_spans(chat: ChatRow, member: MemberRow) -> list[tuple[int, int]]:
+    """The spans in which this member may read messages: the visible spans
+    above the cleared floor. Non-message updates keep ``visible_spans``."""
+    return above_floor(visible_spans(chat, member), message_floor(chat, member))
+
+
+def above_floor(spans: list[tuple[int, int]], floor: int) -> list[tuple[int, int]]:
+    return [(max(lo, floor + 1), hi) for lo, hi in spans if hi > floor]
+
+
 def can_see(spans: list[tuple[int, int]], pts: int) -> bool:
     return any(lo <= pts <= hi for lo, hi in spans)
 

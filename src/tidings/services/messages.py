@@ -262,36 +262,42 @@ class MessageService:
             raise invalid(f"limit must be 1 to {s.history_max_limit}", field="limit")
 
         async def history_txn(txn: Txn) -> list[wire.Message]:
-            spans = await self._visibility.spans_txn(txn, chat_id, user_id)
+            view = await self._visibility.view_txn(txn, chat_id, user_id)
+            hidden_for = user_id if view.has_hidden else None
             if after is not None:
-                return await self._oldest_txn(txn, chat_id, spans, after, before, count)
-            return await self._newest_txn(txn, chat_id, spans, before, count)
+                return await self._oldest_txn(txn, chat_id, view.spans, after, before, count,
+                                              hidden_for)
+            return await self._newest_txn(txn, chat_id, view.spans, before, count, hidden_for)
 
         # No snapshot: membership and the page are each read once, and a message
         # committed between the two is simply on the next page.
         return await self._db.read("message_history", history_txn, snapshot=False)
 
     async def _oldest_txn(self, txn: Txn, chat_id: int, spans: list[tuple[int, int]],
-                          after: int, before: int | None, count: int) -> list[wire.Message]:
+                          after: int, before: int | None, count: int, hidden_for: int | None
+                          ) -> list[wire.Message]:
         page: list[wire.Message] = []
         for lo, hi in spans:
             upper = hi if before is None else min(hi, before - 1)
             lower = max(after, lo - 1)
             if upper > lower:
                 page += await messages.oldest_after_txn(txn, chat_id, lower, upper,
-                                                        count - len(page))
+                                                        count - len(page),
+                                                        hidden_for=hidden_for)
             if len(page) >= count:
                 break
         return page
 
     async def _newest_txn(self, txn: Txn, chat_id: int, spans: list[tuple[int, int]],
-                          before: int | None, count: int) -> list[wire.Message]:
+                          before: int | None, count: int, hidden_for: int | None
+                          ) -> list[wire.Message]:
         page: list[wire.Message] = []
         for lo, hi in reversed(spans):
             upper = hi + 1 if before is None else min(hi + 1, before)
             if upper > lo:
                 page = await messages.newest_before_txn(txn, chat_id, lo - 1, upper,
-                                                        count - len(page)) + page
+                                                        count - len(page),
+                                                        hidden_for=hidden_for) + page
             if len(page) >= count:
                 break
         return page
@@ -302,8 +308,11 @@ class MessageService:
                           field="msg_ids")
 
         async def get_txn(txn: Txn) -> list[wire.Message]:
-            spans = await self._visibility.spans_txn(txn, chat_id, user_id)
-            wanted = sorted({m for m in msg_ids if access.can_see(spans, m)})
+            view = await self._visibility.view_txn(txn, chat_id, user_id)
+            wanted = sorted({m for m in msg_ids if access.can_see(view.spans, m)})
+            if view.has_hidden:
+                hidden = await messages.hidden_among_txn(txn, user_id, chat_id, wanted)
+                wanted = [m for m in wanted if m not in hidden]
             return await messages.get_messages_txn(txn, chat_id, wanted)
 
         return await self._db.read("get_messages", get_txn, snapshot=False)

@@ -22,13 +22,15 @@ def user_frame(updates: list[dict[str, Any]]) -> bytes:
 def publish_chat_on_commit(
     txn: Txn, bus: Bus, chat_id: int, updates: list[dict[str, Any]], *,
     joined: list[int] | None = None, left: list[int] | None = None,
+    views_changed: bool = False,
 ) -> None:
     if not updates:
         return
 
     def publish() -> None:
         bus.publish(ChatEvent(chat_id=chat_id, frame=chat_frame(chat_id, updates),
-                              joined=joined or [], left=left or []))
+                              joined=joined or [], left=left or [],
+                              views_changed=views_changed))
 
     txn.call_after(publish)
 
@@ -36,7 +38,7 @@ def publish_chat_on_commit(
 def publish_user_on_commit(
     txn: Txn, bus: Bus, user_id: int, updates: list[dict[str, Any]], *,
     joined_chats: list[int] | None = None, left_chats: list[int] | None = None,
-    close_devices: list[int] | None = None,
+    close_devices: list[int] | None = None, views_changed: list[int] | None = None,
 ) -> None:
     if not updates:
         return
@@ -44,6 +46,7 @@ def publish_user_on_commit(
     def publish() -> None:
         bus.publish(UserEvent(user_id=user_id, frame=user_frame(updates),
                               joined_chats=joined_chats or [], left_chats=left_chats or [],
-                              close_devices=close_devices or []))
+                              close_devices=close_devices or [],
+                              views_changed=views_changed or []))
 
     txn.call_after(publish)

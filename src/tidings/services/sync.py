@@ -104,9 +104,15 @@ class SyncService:
                                    member: chats.MemberRow, pts: int, limit: int
                                    ) -> ChatDifference:
         ranges, too_long = access.ranges_after(access.visible_spans(chat, member), pts, limit)
+        # Messages deleted, hidden for this member or cleared leave the difference;
+        # every other update stays (a client moves to the returned pts regardless).
+        floor = access.message_floor(chat, member)
+        hidden_for = member.user_id if member.has_hidden else None
         merged: list[dict[str, Any]] = []
         for after, upto in ranges:
-            msgs = await messages.messages_range_txn(txn, chat.chat_id, after, upto)
+            lower = max(after, floor)
+            msgs = [] if upto <= lower else await messages.messages_range_txn(
+                txn, chat.chat_id, lower, upto, hidden_for=hidden_for)
             others = await updates.chat_updates_range_txn(txn, chat.chat_id, after, upto)
             merged += heapq.merge((message_update(m) for m in msgs), others,
                                   key=lambda u: int(u["pts"]))

@@ -21,6 +21,8 @@ class ChatRow(msgspec.Struct, frozen=True):
     last_msg_id: int
     last_activity: int
     member_count: int
+    cleared_pts: int
+    message_ttl: int | None
 
     def to_wire(self) -> wire.Chat:
         return wire.Chat(
@@ -45,6 +47,7 @@ class MemberRow(msgspec.Struct, frozen=True):
     pinned: int
     hidden: int
     past_spans: str | None
+    has_hidden: int
 
     @property
     def active(self) -> bool:
@@ -65,11 +68,11 @@ class MemberRow(msgspec.Struct, frozen=True):
 
 _CHAT_COLS = (
     "chat_id, kind, title, creator_id, direct_key, pts, created_at, expire_at,"
-    " history_visibility, last_msg_id, last_activity, member_count"
+    " history_visibility, last_msg_id, last_activity, member_count, cleared_pts, message_ttl"
 )
 _MEMBER_COLS = (
     "chat_id, user_id, role, joined_pts, left_pts, joined_at, read_pts, read_at,"
-    " cleared_pts, muted_until, pinned, hidden, past_spans"
+    " cleared_pts, muted_until, pinned, hidden, past_spans, has_hidden"
 )
 
 
@@ -217,7 +220,7 @@ async def upsert_member_txn(txn: Txn, chat_id: int, user_id: int, role: str, joi
         " past_spans) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         " ON CONFLICT (chat_id, user_id) DO UPDATE SET role = excluded.role,"
         " joined_pts = excluded.joined_pts, left_pts = NULL, joined_at = excluded.joined_at,"
-        " read_pts = excluded.read_pts, cleared_pts = 0, past_spans = excluded.past_spans",
+        " read_pts = excluded.read_pts, past_spans = excluded.past_spans",
         chat_id, user_id, role, joined_pts, now, joined_pts - 1, past_spans,
     )
 

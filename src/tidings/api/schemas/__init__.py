@@ -6,7 +6,11 @@ default. Every field uses the constrained types of ``tidings.wire`` (``Id``,
 bits, a NUL in a string) is refused here as ``INVALID_PARAMS`` naming the
 field, so nothing a client sends reaches a transaction unchecked. Limits that
 are settings (page sizes, list lengths) are checked by the service, which
-knows the settings. Result shapes are in ``tidings.wire`` and the services."""
+knows the settings. Result shapes are in ``tidings.wire`` and the services.
+
+The base ``Params`` and the core namespaces (auth, devices, users, chats,
+messages, sync, reads) are here; each newer namespace has a module of its own
+in this package (``schemas.reactions``, ``schemas.search``, ...)."""
 
 from __future__ import annotations
 

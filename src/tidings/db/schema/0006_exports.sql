@@ -1,0 +1,1 @@
+-- reserved: filled by the change that introduces it
