@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,52 @@ def test_cli_config_generate_validate_show(tmp_path: Path) -> None:
     shown = runner.invoke(main, ["config", "show", "--data-dir", str(tmp_path)],
                           env={"TIDINGS_SECRET_KEY": "s" * 40})
     assert shown.exit_code == 0 and '"secret_key": "***"' in shown.output
+
+
+SHORT_KEY = "only-twenty-chars..."
+
+
+@pytest.mark.parametrize("args", [["config", "show"], ["config", "validate", "{toml}"],
+                                  ["serve"], ["migrate"]])
+def test_a_short_secret_key_is_refused_in_one_line_everywhere(tmp_path: Path,
+                                                              args: list[str]) -> None:
+    toml = tmp_path / "t.toml"
+    toml.write_text("")
+    args = [a.format(toml=toml) for a in args]
+    if args[0] in ("serve", "migrate", "show"):
+        args += ["--data-dir", str(tmp_path / "data")]
+    result = CliRunner().invoke(main, args, env={"TIDINGS_SECRET_KEY": SHORT_KEY})
+    assert result.exit_code == 1
+    assert result.output == ("Error: invalid configuration: secret_key must be at least "
+                             "32 characters\n")  # and the key itself is not echoed
+    assert not (tmp_path / "data").exists()  # refused before anything was touched
+
+
+def test_a_database_url_of_an_unknown_kind_is_refused() -> None:
+    # it used to fall back to SQLite in the data dir without a word
+    with pytest.raises(ValidationError, match="database_url"):
+        load_settings(database_url="mysql://db/tidings")
+    assert load_settings(database_url="sqlite:///x.db").sqlite_path == Path("x.db")
+
+
+def test_serve_and_migrate_report_startup_failures_in_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    for command, doing in (("serve", "start"), ("migrate", "migrate")):
+        result = runner.invoke(main, [command, "--data-dir", str(not_a_dir / "data")])
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith(f"Error: cannot {doing}: NotADirectoryError")
+        assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    result = runner.invoke(main, ["migrate", "--database-url",
+                                  "postgresql://nobody@127.0.0.1:1/tidings"])
+    assert result.exit_code == 1 and result.output.startswith("Error: cannot migrate: ")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(main, ["serve", "--data-dir", str(tmp_path / "d"),
+                                      "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: cannot start: OSError: ")
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output

@@ -46,8 +46,16 @@ async def registered(server: TidingsServer, made: list[Client], name: str) -> Cl
 
 
 def texts(client: Client, chat_id: int) -> list[str | None]:
+    """The texts of the users' messages a device holds (system messages left out)."""
     view = client.chats[chat_id]
-    return [view.messages[k]["text"] for k in sorted(view.messages)]
+    return [view.messages[k]["text"] for k in sorted(view.messages)
+            if view.messages[k]["kind"] != "system"]
+
+
+def actions(client: Client, chat_id: int) -> list[str]:
+    view = client.chats[chat_id]
+    return [view.messages[k]["system"]["action"] for k in sorted(view.messages)
+            if view.messages[k]["kind"] == "system"]
 
 
 async def test_direct_chat_between_two_users(server: TidingsServer,
@@ -88,6 +96,9 @@ async def test_group_chat_reaches_every_member_and_other_devices(
     for device in (alice, alice_laptop, bob, carol):
         await device.wait_for(lambda c: c.chats[gid].pts == final_pts)
         assert texts(device, gid) == ["m0", "m1", "m2"]
+    # every member's timeline shows the same system messages from their join on
+    assert actions(alice, gid) == actions(bob, gid) == ["chat.created", "member.added"]
+    assert actions(carol, gid) == ["member.added"]
     dialogs = (await carol.call("chat.list"))["chats"]
     assert [(d["chat"]["chat_id"], d["unread_count"]) for d in dialogs] == [(gid, 2)]
 
@@ -309,3 +320,23 @@ async def test_a_device_that_stops_reading_is_disconnected(tmp_path: Any) -> Non
                 await later.close()
         finally:
             await sender.close()
+
+
+async def test_a_pin_below_my_cleared_history_stays_out_of_my_view(
+        server: TidingsServer, clients: list[Client]) -> None:
+    """The server leaves a message I cleared out of my pins; so does the client,
+    whether the pin arrives live or through a catch-up after the clear."""
+    alice = await registered(server, clients, "alice")
+    bob = await registered(server, clients, "bob")
+    assert bob.user_id is not None and alice.token is not None
+    chat_id = (await alice.direct(bob.user_id))["chat_id"]
+    m = await bob.send_text(chat_id, "pin me")
+    await alice.wait_for(lambda c: m["msg_id"] in c.chats[chat_id].messages)
+    await alice.call("message.clear_history", {"chat_id": chat_id})
+    pinned = await bob.call("message.pin", {"chat_id": chat_id, "msg_id": m["msg_id"]})
+    await alice.wait_for(lambda c: c.chats[chat_id].pts == pinned["pts"])
+    assert alice.chats[chat_id].pinned == set()
+    # what alice holds is the pin's system message, not the cleared message
+    assert [x["kind"] for x in alice.chats[chat_id].messages.values()] == ["system"]
+    assert (await alice.call("chat.get", {"chat_id": chat_id}))["pinned_msg_ids"] == []
+    assert bob.chats[chat_id].pinned == {m["msg_id"]}

@@ -12,11 +12,12 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tidings"
 
 # package -> packages it must never import
 FORBIDDEN = {
-    "store": {"services", "api", "transport", "bus", "client"},
-    "db": {"store", "services", "api", "transport", "bus", "client"},
-    "bus": {"store", "services", "api", "transport", "client"},
-    "services": {"api", "transport", "client"},
+    "store": {"services", "api", "transport", "bus", "client", "jobs"},
+    "db": {"store", "services", "api", "transport", "bus", "client", "jobs"},
+    "bus": {"store", "services", "api", "transport", "client", "jobs"},
+    "services": {"api", "transport", "client", "jobs"},
     "api": {"transport", "client"},
+    "jobs": {"api", "transport", "client"},
     "client": {"store", "db", "services", "api", "transport", "bus", "app"},
 }
 

@@ -27,7 +27,7 @@ async def test_send_returns_message_with_pts_as_id(sv: Services) -> None:
     m = await send_text(sv, alice, chat_id, "hello")
     assert m.msg_id == before + 1
     assert (m.sender_id, m.text, m.kind, m.chat_id) == (alice, "hello", "text", chat_id)
-    got = await sv.messages.get(bob, chat_id, [m.msg_id])
+    got = await sv.timeline.get(bob, chat_id, [m.msg_id])
     assert got == [m]
 
 
@@ -36,8 +36,8 @@ async def test_repeated_local_id_returns_the_original(sv: Services) -> None:
     first = await send_text(sv, alice, chat_id, "once", local_id="same")
     again = await send_text(sv, alice, chat_id, "once", local_id="same")
     assert again == first
-    history = await sv.messages.history(alice, chat_id, None, None, None)
-    assert [m.msg_id for m in history] == [first.msg_id]
+    history = await sv.timeline.history(alice, chat_id, None, None, None)
+    assert [m.msg_id for m in history if m.kind != "system"] == [first.msg_id]
 
 
 async def test_concurrent_duplicates_in_one_batch_commit_once(sv: Services) -> None:
@@ -45,7 +45,8 @@ async def test_concurrent_duplicates_in_one_batch_commit_once(sv: Services) -> N
     results = await asyncio.gather(*(send_text(sv, alice, chat_id, "x", local_id="dup")
                                      for _ in range(5)))
     assert len({m.msg_id for m in results}) == 1
-    assert len(await sv.messages.history(alice, chat_id, None, None, None)) == 1
+    history = await sv.timeline.history(alice, chat_id, None, None, None)
+    assert [m.kind for m in history] == ["system", "text"]  # chat created, then the one
 
 
 async def test_one_bad_request_fails_alone_in_its_batch(sv: Services) -> None:
@@ -106,7 +107,7 @@ async def test_location_and_mentions_round_trip(sv: Services) -> None:
         location=wire.Location(52.5, 13.4, "Berlin")))
     mention = await send_text(sv, alice, chat_id, "hi @bob",
                               entities=[wire.Entity("mention", 3, 4, user_id=bob)])
-    got = await sv.messages.get(bob, chat_id, [loc.msg_id, mention.msg_id])
+    got = await sv.timeline.get(bob, chat_id, [loc.msg_id, mention.msg_id])
     assert got[0].location == wire.Location(52.5, 13.4, "Berlin")
     assert got[1].entities == [wire.Entity("mention", 3, 4, user_id=bob)]
 
@@ -124,14 +125,14 @@ async def test_history_pages(sv: Services) -> None:
     alice, bob, _, chat_id = await _group(sv)
     sent = [await send_text(sv, alice, chat_id, f"m{i}") for i in range(12)]
     ids = [m.msg_id for m in sent]
-    newest = await sv.messages.history(bob, chat_id, None, None, 5)
+    newest = await sv.timeline.history(bob, chat_id, None, None, 5)
     assert [m.msg_id for m in newest] == ids[-5:]
-    older = await sv.messages.history(bob, chat_id, newest[0].msg_id, None, 5)
+    older = await sv.timeline.history(bob, chat_id, newest[0].msg_id, None, 5)
     assert [m.msg_id for m in older] == ids[-10:-5]
-    newer = await sv.messages.history(bob, chat_id, None, ids[2], 3)
+    newer = await sv.timeline.history(bob, chat_id, None, ids[2], 3)
     assert [m.msg_id for m in newer] == ids[3:6]
     with pytest.raises(TidingsError) as err:
-        await sv.messages.history(bob, chat_id, None, None, 101)
+        await sv.timeline.history(bob, chat_id, None, None, 101)
     assert err.value.code is ErrorCode.INVALID_PARAMS
 
 
@@ -140,12 +141,15 @@ async def test_history_is_limited_to_the_members_window(sv: Services) -> None:
     await send_text(sv, alice, chat_id, "before carol")
     await sv.chats.add_members(alice, chat_id, [carol])
     after = await send_text(sv, alice, chat_id, "after carol")
-    seen = await sv.messages.history(carol, chat_id, None, None, None)
-    assert [m.text for m in seen] == ["after carol"]
+    seen = await sv.timeline.history(carol, chat_id, None, None, None)
+    # the system message of the add is hers too; the leave's one comes before she left
+    assert [(m.kind, m.text) for m in seen] == [("system", None), ("text", "after carol")]
+    assert seen[0].system == {"action": "member.added", "user_ids": [carol], "by": alice}
     await sv.chats.leave(carol, chat_id)
     await send_text(sv, alice, chat_id, "after carol left")
-    seen = await sv.messages.history(carol, chat_id, None, None, None)
-    assert [m.msg_id for m in seen] == [after.msg_id]
+    seen = await sv.timeline.history(carol, chat_id, None, None, None)
+    assert [m.msg_id for m in seen if m.kind != "system"] == [after.msg_id]
+    assert seen[-1].system == {"action": "member.left", "user_ids": [carol], "by": carol}
     with pytest.raises(TidingsError) as err:
         await send_text(sv, carol, chat_id, "back?")
     assert err.value.code is ErrorCode.NOT_A_MEMBER
@@ -154,7 +158,7 @@ async def test_history_is_limited_to_the_members_window(sv: Services) -> None:
 async def test_non_member_cannot_read(sv: Services) -> None:
     _, _, carol, chat_id = await _group(sv)
     with pytest.raises(TidingsError) as err:
-        await sv.messages.history(carol, chat_id, None, None, None)
+        await sv.timeline.history(carol, chat_id, None, None, None)
     assert err.value.code is ErrorCode.NOT_A_MEMBER
 
 
@@ -163,7 +167,7 @@ async def test_recall_window_and_marker(sv: Services, clock: FakeClock) -> None:
     m = await send_text(sv, bob, chat_id, "oops")
     pts = await sv.messages.recall(bob, chat_id, m.msg_id)
     assert pts == m.msg_id + 1
-    [recalled] = await sv.messages.get(alice, chat_id, [m.msg_id])
+    [recalled] = await sv.timeline.get(alice, chat_id, [m.msg_id])
     assert recalled.text is None and recalled.recalled_by == bob
     with pytest.raises(TidingsError) as err:
         await sv.messages.recall(bob, chat_id, m.msg_id)
@@ -195,7 +199,8 @@ async def test_expired_chat_refuses_sends_but_stays_readable(sv: Services,
     with pytest.raises(TidingsError) as err:
         await send_text(sv, bob, chat_id, "after")
     assert err.value.code is ErrorCode.CHAT_EXPIRED
-    assert [m.text for m in await sv.messages.history(bob, chat_id, None, None, None)] == [
+    assert [m.text for m in await sv.timeline.history(bob, chat_id, None, None, None)
+            if m.kind != "system"] == [
         "before"]
 
 
@@ -208,9 +213,16 @@ async def test_a_used_local_id_with_other_content_conflicts(sv: Services) -> Non
     assert err.value.data["msg_id"] == first.msg_id
 
 
-async def test_owner_recalls_own_message_within_the_admin_window(sv: Services,
-                                                                 clock: FakeClock) -> None:
-    alice, _, _, chat_id = await _group(sv)
-    m = await send_text(sv, alice, chat_id, "announcement")
-    clock.advance(3600)
-    await sv.messages.recall(alice, chat_id, m.msg_id)
+async def test_owner_recalls_own_message_only_within_the_sender_window(
+        sv: Services, clock: FakeClock) -> None:
+    """No edit means no changing what was said after the fact, for owners too:
+    their own messages use recall_window_seconds, the admin window is for others'."""
+    alice, bob, _, chat_id = await _group(sv)
+    mine = await send_text(sv, alice, chat_id, "pay to address A")
+    theirs = await send_text(sv, bob, chat_id, "spam")
+    clock.advance(121)
+    with pytest.raises(TidingsError) as err:
+        await sv.messages.recall(alice, chat_id, mine.msg_id)
+    assert err.value.code is ErrorCode.RECALL_WINDOW_PASSED
+    assert err.value.data["window_seconds"] == 120
+    await sv.messages.recall(alice, chat_id, theirs.msg_id)

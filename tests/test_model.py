@@ -109,8 +109,17 @@ async def drop_connection(server: TidingsServer, client: Client) -> None:
 @dataclass
 class MessageModel:
     sender_id: int
-    text: str
+    text: str | None               # None: a system message
     recall_pts: int | None = None
+    deleted: bool = False          # deleted for everyone
+    reactions: dict[str, set[int]] = field(default_factory=dict)  # emoji -> user ids
+
+    def counts(self) -> dict[str, int]:
+        return {e: len(users) for e, users in self.reactions.items() if users}
+
+    @property
+    def system(self) -> bool:
+        return self.text is None
 
 
 @dataclass
@@ -122,6 +131,10 @@ class ChatModel:
     memberships: dict[int, list[list[int | None]]]
     owner: int | None = None                     # user index (groups)
     messages: dict[int, MessageModel] = field(default_factory=dict)
+    floor: int = 0                               # cleared for everyone up to this pts
+    user_floor: dict[int, int] = field(default_factory=dict)  # cleared for one user
+    hidden: dict[int, set[int]] = field(default_factory=dict)  # deleted for one user
+    pinned: set[int] = field(default_factory=set)
 
     def active(self, user: int) -> bool:
         spans = self.memberships.get(user)
@@ -149,11 +162,29 @@ class ChatModel:
     def sees(self, user: int, pts: int) -> bool:
         return any(low <= pts <= high for low, high in self.spans(user))
 
+    def current_span(self, user: int, msg_id: int) -> bool:
+        """Inside the user's current membership: where an always-online device has
+        followed every later change (reactions) of the message."""
+        return self.active(user) and (self.kind == "direct" or msg_id >= self.joined(user))
+
+    def expected_pins(self, user: int) -> set[int]:
+        """Pins within the user's spans above the cleared floors; a message the
+        user deleted for themselves stays pinned (pins are the chat's)."""
+        return {m for m in self.pinned if self.sees(user, m)
+                and m > max(self.floor, self.user_floor.get(user, 0))}
+
+    def reads(self, user: int, msg_id: int) -> bool:
+        """The message is in the user's view: within a span, not deleted, above
+        the cleared floors, not hidden by the user."""
+        return (self.sees(user, msg_id) and not self.messages[msg_id].deleted
+                and msg_id > max(self.floor, self.user_floor.get(user, 0))
+                and msg_id not in self.hidden.get(user, set()))
+
     def expected_view(self, user: int) -> dict[int, Summary]:
         """What a device of ``user`` that was online the whole time holds."""
         view: dict[int, Summary] = {}
         for msg_id, m in self.messages.items():
-            if self.sees(user, msg_id):
+            if self.reads(user, msg_id):
                 recalled = m.recall_pts is not None
                 view[msg_id] = (m.sender_id, None if recalled else m.text, recalled)
         return view
@@ -163,7 +194,7 @@ class ChatModel:
         current state, including recalls the user could not see."""
         return {msg_id: (m.sender_id, None, True) if m.recall_pts is not None
                 else (m.sender_id, m.text, False)
-                for msg_id, m in self.messages.items() if self.sees(user, msg_id)}
+                for msg_id, m in self.messages.items() if self.reads(user, msg_id)}
 
 
 class OfflineCatchUp(RuleBasedStateMachine):
@@ -242,8 +273,10 @@ class OfflineCatchUp(RuleBasedStateMachine):
                     self.user_ids.append(result["user_id"])
                 self.online.add((u, d))
         group = await self.clients[(0, 0)].create_group("model", [self.user_ids[1]])
-        self.chats.append(ChatModel(group["chat_id"], "group", group["pts"],
-                                    {0: [[1, None]], 1: [[1, None]]}, owner=0))
+        model = ChatModel(group["chat_id"], "group", group["pts"],
+                          {0: [[1, None]], 1: [[1, None]]}, owner=0)
+        model.messages[group["pts"]] = MessageModel(self.user_ids[0], None)  # "created"
+        self.chats.append(model)
         for a, b in ((0, 1), (0, 2), (1, 2)):
             chat = await self.clients[(a, 0)].direct(self.user_ids[b])
             self.chats.append(ChatModel(chat["chat_id"], "direct", chat["pts"],
@@ -272,7 +305,7 @@ class OfflineCatchUp(RuleBasedStateMachine):
                 u = dev[0]
                 for msg_id in recent:
                     m = chat.messages[msg_id]
-                    if m.recall_pts is not None or not chat.sees(u, msg_id):
+                    if m.recall_pts is not None or m.system or not chat.reads(u, msg_id):
                         continue
                     if m.sender_id == self.user_ids[u] or chat.owner == u:
                         options.append((dev, i, msg_id))
@@ -317,9 +350,11 @@ class OfflineCatchUp(RuleBasedStateMachine):
     async def _add(self, dev: Dev, target: int) -> None:
         group = self.group
         pts = await self.clients[dev].add_members(group.chat_id, [self.user_ids[target]])
-        assert pts == group.pts + 1, f"add_members answered pts {pts} after {group.pts}"
+        # member.joined, then the "added" system message the new member sees too
+        assert pts == group.pts + 2, f"add_members answered pts {pts} after {group.pts}"
         group.pts = pts
-        group.memberships.setdefault(target, []).append([pts, None])
+        group.memberships.setdefault(target, []).append([pts - 1, None])
+        group.messages[pts] = MessageModel(self.user_ids[dev[0]], None)
 
     @precondition(lambda self: bool(self._online_members(self.group))
                   and sum(self.group.active(u) for u in range(len(NAMES))) >= 2)
@@ -331,7 +366,7 @@ class OfflineCatchUp(RuleBasedStateMachine):
     async def _leave(self, dev: Dev) -> None:
         group, u = self.group, dev[0]
         pts = await self.clients[dev].leave(group.chat_id)
-        expected = group.pts + 1
+        expected = group.pts + 2  # the "left" system message, then member.left
         if group.owner == u:
             # Ownership passes to the longest-standing member (there are no admins).
             others = [v for v in range(len(NAMES)) if v != u and group.active(v)]
@@ -340,6 +375,7 @@ class OfflineCatchUp(RuleBasedStateMachine):
         assert pts == expected, f"leave answered pts {pts}, expected {expected}"
         group.pts = pts
         group.memberships[u][-1][1] = pts
+        group.messages[pts - 1] = MessageModel(self.user_ids[u], None)
 
     @precondition(lambda self: bool(self._removals()))
     @rule(data=st.data())
@@ -350,9 +386,10 @@ class OfflineCatchUp(RuleBasedStateMachine):
     async def _remove(self, dev: Dev, target: int) -> None:
         group = self.group
         pts = await self.clients[dev].remove_member(group.chat_id, self.user_ids[target])
-        assert pts == group.pts + 1, f"remove_member answered pts {pts} after {group.pts}"
+        assert pts == group.pts + 2, f"remove_member answered pts {pts} after {group.pts}"
         group.pts = pts
         group.memberships[target][-1][1] = pts
+        group.messages[pts - 1] = MessageModel(self.user_ids[dev[0]], None)
 
     @precondition(lambda self: bool(self._recallable()))
     @rule(data=st.data())
@@ -365,6 +402,126 @@ class OfflineCatchUp(RuleBasedStateMachine):
         assert pts == chat.pts + 1, f"recall answered pts {pts} after {chat.pts}"
         chat.pts = pts
         chat.messages[msg_id].recall_pts = pts
+        chat.messages[msg_id].reactions.clear()
+        chat.pinned.discard(msg_id)
+
+    def _readable(self, *, for_everyone: bool) -> list[tuple[Dev, int, int]]:
+        """(device, chat index, msg_id) among the newest messages a member reads:
+        for everyone, only their own user messages or any as the group's owner."""
+        options = []
+        for i, chat in enumerate(self.chats):
+            recent = sorted(chat.messages)[-RECENT:]
+            for dev in self._online_members(chat):
+                u = dev[0]
+                for msg_id in recent:
+                    m = chat.messages[msg_id]
+                    if not chat.reads(u, msg_id):
+                        continue
+                    if for_everyone and (m.system or (m.sender_id != self.user_ids[u]
+                                                      and chat.owner != u)):
+                        continue
+                    options.append((dev, i, msg_id))
+        return options
+
+    @precondition(lambda self: bool(self._readable(for_everyone=True)))
+    @rule(data=st.data())
+    def delete_for_everyone(self, data: st.DataObject) -> None:
+        dev, i, msg_id = data.draw(st.sampled_from(self._readable(for_everyone=True)),
+                                   label="delete")
+        self._run(self._delete(dev, self.chats[i], msg_id))
+
+    async def _delete(self, dev: Dev, chat: ChatModel, msg_id: int) -> None:
+        result = await self.clients[dev].call("message.delete", {
+            "chat_id": chat.chat_id, "msg_ids": [msg_id], "for_everyone": True})
+        assert result["pts"] == chat.pts + 1, f"delete answered {result} after {chat.pts}"
+        chat.pts = result["pts"]
+        chat.messages[msg_id].deleted = True
+        chat.pinned.discard(msg_id)
+
+    @precondition(lambda self: bool(self._readable(for_everyone=False)))
+    @rule(data=st.data())
+    def delete_for_me(self, data: st.DataObject) -> None:
+        dev, i, msg_id = data.draw(st.sampled_from(self._readable(for_everyone=False)),
+                                   label="hide")
+        self._run(self._hide(dev, self.chats[i], msg_id))
+
+    async def _hide(self, dev: Dev, chat: ChatModel, msg_id: int) -> None:
+        await self.clients[dev].call("message.delete", {
+            "chat_id": chat.chat_id, "msg_ids": [msg_id], "for_everyone": False})
+        chat.hidden.setdefault(dev[0], set()).add(msg_id)
+
+    @precondition(lambda self: bool(self._senders()))
+    @rule(data=st.data(), for_everyone=st.booleans())
+    def clear_history(self, data: st.DataObject, for_everyone: bool) -> None:
+        options = [(dev, i) for dev, i in self._senders()
+                   if not for_everyone or self.chats[i].kind == "direct"
+                   or self.chats[i].owner == dev[0]]
+        if options:
+            dev, i = data.draw(st.sampled_from(options), label="clear")
+            self._run(self._clear(dev, self.chats[i], for_everyone))
+
+    async def _clear(self, dev: Dev, chat: ChatModel, for_everyone: bool) -> None:
+        result = await self.clients[dev].call("message.clear_history", {
+            "chat_id": chat.chat_id, "for_everyone": for_everyone})
+        if not for_everyone:
+            chat.user_floor[dev[0]] = chat.pts
+            return
+        # history.cleared, then the system message that says who cleared it
+        assert result["pts"] == chat.pts + 2, f"clear answered {result} after {chat.pts}"
+        chat.floor = chat.pts
+        chat.pts = result["pts"]
+        chat.messages[chat.pts] = MessageModel(self.user_ids[dev[0]], None)
+
+    def _changeable(self, *, pin: bool) -> list[tuple[Dev, int, int]]:
+        """(device, chat index, msg_id): messages a member reads that can still
+        change (not recalled, not system); pins only by a group's owner."""
+        return [(dev, i, msg_id) for dev, i, msg_id in self._readable(for_everyone=False)
+                if not self.chats[i].messages[msg_id].system
+                and self.chats[i].messages[msg_id].recall_pts is None
+                and (not pin or self.chats[i].kind == "direct"
+                     or self.chats[i].owner == dev[0])]
+
+    @precondition(lambda self: bool(self._changeable(pin=False)))
+    @rule(data=st.data(), emoji=st.sampled_from(["👍", "❤️", "😂"]), add=st.booleans())
+    def react(self, data: st.DataObject, emoji: str, add: bool) -> None:
+        dev, i, msg_id = data.draw(st.sampled_from(self._changeable(pin=False)), label="react")
+        self._run(self._react(dev, self.chats[i], msg_id, emoji, add))
+
+    async def _react(self, dev: Dev, chat: ChatModel, msg_id: int, emoji: str, add: bool
+                     ) -> None:
+        result = await self.clients[dev].call("message.react" if add else "message.unreact", {
+            "chat_id": chat.chat_id, "msg_id": msg_id, "emoji": emoji})
+        users = chat.messages[msg_id].reactions.setdefault(emoji, set())
+        uid = self.user_ids[dev[0]]
+        if (uid in users) == add:  # nothing to change: no update
+            assert result["pts"] is None, f"a no-op reaction wrote {result}"
+            return
+        (users.add if add else users.discard)(uid)
+        assert result["pts"] == chat.pts + 1, f"react answered {result} after {chat.pts}"
+        assert result["reactions"] == chat.messages[msg_id].counts()
+        chat.pts = result["pts"]
+
+    @precondition(lambda self: bool(self._changeable(pin=True)))
+    @rule(data=st.data(), pin=st.booleans())
+    def pin(self, data: st.DataObject, pin: bool) -> None:
+        dev, i, msg_id = data.draw(st.sampled_from(self._changeable(pin=True)), label="pin")
+        self._run(self._pin(dev, self.chats[i], msg_id, pin))
+
+    async def _pin(self, dev: Dev, chat: ChatModel, msg_id: int, pin: bool) -> None:
+        result = await self.clients[dev].call("message.pin" if pin else "message.unpin", {
+            "chat_id": chat.chat_id, "msg_id": msg_id})
+        if (msg_id in chat.pinned) == pin:
+            assert result["pts"] is None, f"a no-op pin wrote {result}"
+            return
+        # message.pinned is followed by its system message; message.unpinned is alone
+        written = 2 if pin else 1
+        assert result["pts"] == chat.pts + written, f"pin answered {result} after {chat.pts}"
+        chat.pts = result["pts"]
+        if pin:
+            chat.pinned.add(msg_id)
+            chat.messages[chat.pts] = MessageModel(self.user_ids[dev[0]], None)
+        else:
+            chat.pinned.discard(msg_id)
 
     @precondition(lambda self: bool(self.online))
     @rule(data=st.data(), dropped=st.booleans())
@@ -459,11 +616,38 @@ class OfflineCatchUp(RuleBasedStateMachine):
                 f"memberships {chat.memberships[u]}")
 
             # 2. What the server shows this user: the same messages, the same state.
-            server = {m["msg_id"]: summary(m) for m in await full_history(client, chat.chat_id)}
+            pages = await full_history(client, chat.chat_id)
+            server = {m["msg_id"]: summary(m) for m in pages}
             assert server == history, (
                 f"{where}: history {server} != model {history}; "
                 f"memberships {chat.memberships[u]}")
             assert actual == server, f"{where}: view {actual} != history {server}"
+
+            # 3. Reactions and pins, where an always-online device followed every
+            # change: the messages of the current membership, and its pins.
+            if not active:
+                continue
+            mine = self.user_ids[u]
+            for m in pages:
+                k = m["msg_id"]
+                if not chat.current_span(u, k):
+                    continue
+                model = chat.messages[k]
+                want = model.counts()
+                assert view.messages[k]["reactions"] == m["reactions"] == want, (
+                    f"{where}: reactions of {k}: view {view.messages[k]['reactions']}, "
+                    f"history {m['reactions']}, model {want}")
+                own = sorted(e for e, users in model.reactions.items() if mine in users)
+                assert sorted(m["my_reactions"]) == own, (
+                    f"{where}: my_reactions of {k}: {m['my_reactions']} != {own}")
+            # Pins of an earlier membership may change while the user is out, and no
+            # update reaches them then (a client refreshes them from chat.get).
+            want_pins = {m for m in chat.expected_pins(u) if chat.current_span(u, m)}
+            held = {m for m in view.pinned if chat.current_span(u, m)}
+            assert held == want_pins, f"{where}: pins {sorted(held)} != {sorted(want_pins)}"
+            details = await client.call("chat.get", {"chat_id": chat.chat_id})
+            assert set(details["pinned_msg_ids"]) == chat.expected_pins(u), (
+                f"{where}: chat.get pins {details['pinned_msg_ids']}")
 
 
 def _require_postgres() -> None:
@@ -552,7 +736,7 @@ async def test_recall_after_leaving_reaches_every_device(settings: Settings) -> 
         assert roaming.token is not None
         await roaming.resume(roaming.token)
 
-        history = await steady.history(chat)
+        history = [x for x in await steady.history(chat) if x["kind"] != "system"]
         assert [summary(x) for x in history] == [(alice.user_id, None, True)]
         assert summary(roaming.chats[chat].messages[m["msg_id"]]) == summary(history[0])
         assert summary(steady.chats[chat].messages[m["msg_id"]]) == summary(history[0])

@@ -36,8 +36,11 @@ async def test_create_group_writes_created_and_joins(sv: Services) -> None:
     bus.events.clear()
     chat = await sv.chats.create(alice, "group", "g", [bob, carol])
     diff = await sv.sync.get_chat_difference(alice, chat.chat_id, 0, None)
-    assert kinds(diff.updates) == ["chat.created"] + ["member.joined"] * 3
-    assert [u["pts"] for u in diff.updates] == [1, 2, 3, 4]
+    # then the system message that shows the creation in the timeline
+    assert kinds(diff.updates) == ["chat.created"] + ["member.joined"] * 3 + ["message.new"]
+    assert [u["pts"] for u in diff.updates] == [1, 2, 3, 4, 5]
+    assert diff.updates[-1]["message"].system == {"action": "chat.created", "title": "g",
+                                                  "user_ids": [bob, carol], "by": alice}
     assert await seqs(sv, alice, bob, carol) == [1, 1, 1]
     chat_events = [e for e in bus.events if isinstance(e, ChatEvent)]
     user_events = [e for e in bus.events if isinstance(e, UserEvent)]
@@ -64,17 +67,20 @@ async def test_add_remove_leave_update_counts(sv: Services) -> None:
     p0 = await chat_pts(sv, alice, cid)
     s0 = await seqs(sv, alice, bob, carol, dave)
     await sv.chats.add_members(alice, cid, [carol, dave])
-    assert await chat_pts(sv, alice, cid) == p0 + 2
+    assert await chat_pts(sv, alice, cid) == p0 + 3  # two joins, one system message
     assert await seqs(sv, alice, bob, carol, dave) == [s0[0], s0[1], s0[2] + 1, s0[3] + 1]
     await sv.chats.remove_member(alice, cid, carol)
     await sv.chats.leave(dave, cid)
-    assert await chat_pts(sv, alice, cid) == p0 + 4
+    assert await chat_pts(sv, alice, cid) == p0 + 7
     assert await seqs(sv, alice, bob, carol, dave) == [s0[0], s0[1], s0[2] + 2, s0[3] + 2]
     diff = await sv.sync.get_chat_difference(alice, cid, p0, None)
-    assert kinds(diff.updates) == ["member.joined", "member.joined", "member.left",
-                                   "member.left"]
+    assert kinds(diff.updates) == ["member.joined", "member.joined", "message.new",
+                                   "message.new", "member.left", "message.new", "member.left"]
+    actions = [u["message"].system["action"] for u in diff.updates
+               if u["kind"] == "message.new"]
+    assert actions == ["member.added", "member.removed", "member.left"]
     # adding someone already in the chat writes nothing
-    assert await sv.chats.add_members(alice, cid, [bob]) == p0 + 4
+    assert await sv.chats.add_members(alice, cid, [bob]) == p0 + 7
 
 
 async def test_owner_leaving_passes_ownership(sv: Services) -> None:
@@ -84,8 +90,8 @@ async def test_owner_leaving_passes_ownership(sv: Services) -> None:
     details = await sv.chats.get(bob, chat.chat_id)
     roles = {m.user_id: m.role for m in details.members}
     assert roles == {bob: "owner", carol: "member"}
-    diff = await sv.sync.get_chat_difference(bob, chat.chat_id, 4, None)
-    assert kinds(diff.updates) == ["member.role", "member.left"]
+    diff = await sv.sync.get_chat_difference(bob, chat.chat_id, 5, None)
+    assert kinds(diff.updates) == ["member.role", "message.new", "member.left"]
 
 
 async def test_read_mark_moves_forward_only_and_syncs_devices(sv: Services) -> None:
@@ -100,7 +106,7 @@ async def test_read_mark_moves_forward_only_and_syncs_devices(sv: Services) -> N
     diff = await sv.sync.get_difference(bob, s0, {}, None)
     assert [(u["kind"], u["read_pts"]) for u in diff.user_updates] == [
         ("read.updated", m2.msg_id)]
-    [dialog] = await sv.chats.dialogs(bob)
+    [dialog] = (await sv.dialogs.list_dialogs(bob)).chats
     assert dialog.unread_count == 0 and dialog.read_pts == m2.msg_id
 
 
@@ -114,11 +120,11 @@ async def test_dialogs_unread_and_order(sv: Services, clock: FakeClock) -> None:
     await send_text(sv, bob, with_bob.chat_id, "1")
     await send_text(sv, bob, with_bob.chat_id, "2")
     await send_text(sv, alice, with_bob.chat_id, "mine")  # own messages are not unread
-    dialogs = await sv.chats.dialogs(alice)
+    dialogs = (await sv.dialogs.list_dialogs(alice)).chats
     assert [d.chat.chat_id for d in dialogs] == [with_bob.chat_id, with_carol.chat_id]
     clock.advance(10)
     await send_text(sv, carol, with_carol.chat_id, "newest")
-    dialogs = await sv.chats.dialogs(alice)
+    dialogs = (await sv.dialogs.list_dialogs(alice)).chats
     assert [d.chat.chat_id for d in dialogs] == [with_carol.chat_id, with_bob.chat_id]
     unread = {d.chat.chat_id: d.unread_count for d in dialogs}
     assert unread == {with_bob.chat_id: 2, with_carol.chat_id: 2}
@@ -139,7 +145,8 @@ async def test_get_difference_catches_up_everything(sv: Services) -> None:
     by_chat = {c.chat_id: c for c in diff.chats}
     assert kinds(by_chat[direct.chat_id].updates) == ["message.new"]
     assert kinds(by_chat[group.chat_id].updates) == ["chat.created", "member.joined",
-                                                     "member.joined", "message.new"]
+                                                     "member.joined", "message.new",
+                                                     "message.new"]
     assert not any(c.too_long for c in diff.chats)
     again = await sv.sync.get_difference(bob, diff.seq, {c.chat_id: c.pts for c in diff.chats},
                                          None)
@@ -172,7 +179,7 @@ async def test_visibility_window_of_a_late_member(sv: Services) -> None:
     alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
     chat = await sv.chats.create(alice, "group", "g", [bob])
     await send_text(sv, alice, chat.chat_id, "before")
-    joined_at = await sv.chats.add_members(alice, chat.chat_id, [carol])
+    joined_at = await sv.chats.add_members(alice, chat.chat_id, [carol]) - 1  # then "added"
     await send_text(sv, alice, chat.chat_id, "during")
     left_at = await sv.chats.leave(carol, chat.chat_id)
     await send_text(sv, alice, chat.chat_id, "after")
@@ -208,8 +215,9 @@ async def test_pts_are_contiguous_with_one_entry_each(sv: Services) -> None:
     await sv.chats.remove_member(alice, chat.chat_id, carol)
     diff = await sv.sync.get_chat_difference(alice, chat.chat_id, 0, None)
     assert [u["pts"] for u in diff.updates] == list(range(1, diff.pts + 1))
-    assert kinds(diff.updates)[-5:] == ["member.joined", "message.recalled", "message.new",
-                                        "chat.expire_set", "member.left"]
+    assert kinds(diff.updates)[-8:] == ["member.joined", "message.new", "message.recalled",
+                                        "message.new", "chat.expire_set", "message.new",
+                                        "message.new", "member.left"]
 
 
 async def test_rejoined_member_keeps_the_earlier_span(sv: Services) -> None:
@@ -220,23 +228,25 @@ async def test_rejoined_member_keeps_the_earlier_span(sv: Services) -> None:
     first = await send_text(sv, alice, cid, "first span")
     left_at = await sv.chats.leave(bob, cid)
     hidden = await send_text(sv, alice, cid, "while bob was out")
-    joined_at = await sv.chats.add_members(alice, cid, [bob])
+    added = await sv.chats.add_members(alice, cid, [bob])  # member.joined, then "added"
+    joined_at = added - 1
     second = await send_text(sv, alice, cid, "second span")
     # a device that last saw pts `seen_before` gets the rest of span one, then span two
     diff = await sv.sync.get_chat_difference(bob, cid, seen_before, None)
     pts = [u["pts"] for u in diff.updates]
-    assert pts == [first.msg_id, left_at, joined_at, second.msg_id]
+    assert pts == [first.msg_id, left_at - 1, left_at, joined_at, added, second.msg_id]
     assert hidden.msg_id not in pts and not diff.too_long
-    history = await sv.messages.history(bob, cid, None, None, None)
-    assert [m.text for m in history] == ["first span", "second span"]
-    older = await sv.messages.history(bob, cid, second.msg_id, None, 1)
-    assert [m.text for m in older] == ["first span"]
-    newer = await sv.messages.history(bob, cid, None, 0, 10)
-    assert [m.text for m in newer] == ["first span", "second span"]
-    assert await sv.messages.get(bob, cid, [first.msg_id, hidden.msg_id]) == [first]
+    history = await sv.timeline.history(bob, cid, None, None, None)
+    texts = [m.text for m in history if m.kind != "system"]
+    assert texts == ["first span", "second span"]
+    older = await sv.timeline.history(bob, cid, added, None, 2)
+    assert [m.text for m in older] == ["first span", None]  # and bob's "left" message
+    newer = await sv.timeline.history(bob, cid, None, 0, 10)
+    assert [m.text for m in newer if m.kind != "system"] == ["first span", "second span"]
+    assert await sv.timeline.get(bob, cid, [first.msg_id, hidden.msg_id]) == [first]
     # too_long keeps the newest pts across spans
     tail = await sv.sync.get_chat_difference(bob, cid, seen_before, 2)
-    assert tail.too_long and [u["pts"] for u in tail.updates] == [joined_at, second.msg_id]
+    assert tail.too_long and [u["pts"] for u in tail.updates] == [added, second.msg_id]
 
 
 async def test_recall_reaches_former_members_as_a_user_update(sv: Services) -> None:

@@ -64,13 +64,15 @@ async def test_removed_member_stops_reading_at_once(sv: Services) -> None:
     alice, bob = await make_users(sv, "alice", "bob")
     chat = await sv.chats.create(alice, "group", "g", [bob])
     first = await send_text(sv, alice, chat.chat_id, "before")
-    assert [m.msg_id for m in await sv.messages.history(bob, chat.chat_id, None, None, None)
-            ] == [first.msg_id]
+    assert [m.msg_id for m in await sv.timeline.history(bob, chat.chat_id, None, None, None)
+            ] == [first.msg_id - 1, first.msg_id]  # the "created" system message, then it
     await sv.chats.remove_member(alice, chat.chat_id, bob)
     await send_text(sv, alice, chat.chat_id, "after bob left")
-    seen = await sv.messages.history(bob, chat.chat_id, None, None, None)
-    assert [m.text for m in seen] == ["before"]
+    seen = await sv.timeline.history(bob, chat.chat_id, None, None, None)
+    # bob sees up to the "removed" system message, written before his member.left
+    assert [(m.kind, m.text) for m in seen] == [("system", None), ("text", "before"),
+                                                ("system", None)]
     outsider = (await make_users(sv, "carol"))[0]
     with pytest.raises(TidingsError) as err:
-        await sv.messages.history(outsider, chat.chat_id, None, None, None)
+        await sv.timeline.history(outsider, chat.chat_id, None, None, None)
     assert err.value.code is ErrorCode.NOT_A_MEMBER

@@ -5,6 +5,7 @@ what the tests start on a free port."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -22,10 +23,23 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import create_engine
 from tidings.db.migrate import migrate
+from tidings.jobs import build_runner
 from tidings.services.container import Services
 from tidings.transport.server import Node
 
 log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The node could not start: a setting, a file, the database or the bus.
+    The message is one line for the operator; the cause is logged at debug level."""
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, action: str = "start") -> StartupError:
+        log.debug("%s failed", action, exc_info=exc)
+        text = " ".join(str(exc).split())  # driver messages may span lines
+        cause = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return cls(f"cannot {action}: {cause}")
 
 
 def load_secret(settings: Settings) -> str:
@@ -70,6 +84,7 @@ class TidingsServer:
         self.services = Services.build(settings, self.clock, self.db, create_bus(settings),
                                        load_secret(settings))
         self.node = Node(settings, self.services, Dispatcher(self.services, all_methods()))
+        self.jobs = build_runner(self.services)  # background jobs, polled while serving
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -81,6 +96,7 @@ class TidingsServer:
         await self.db.engine.open()
         await migrate(self.db, self.clock.now())
         await self.services.start()
+        self.jobs.start()
         self._runner = web.AppRunner(self.node.app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port,
@@ -92,6 +108,7 @@ class TidingsServer:
 
     async def stop(self) -> None:
         await self.node.shutdown()
+        await self.jobs.stop()
         await self.services.stop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -103,17 +120,32 @@ class TidingsServer:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await self.start()
+        await self.start_or_explain()
         try:
             await stop.wait()
             log.info("stopping: draining connections")
         finally:
             await self.stop()
 
+    async def start_or_explain(self) -> None:
+        """``start``, turning a failure (port taken, database unreachable or
+        refusing us, unwritable data dir...) into a ``StartupError``."""
+        try:
+            await self.start()
+        except Exception as exc:
+            with contextlib.suppress(Exception):  # release what did open
+                await self.stop()
+            raise StartupError.from_exception(exc) from exc
+
 
 def run(settings: Settings) -> None:
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    server = TidingsServer(settings)
+    """Serve until SIGTERM/SIGINT. Raises ``StartupError`` if the node cannot
+    start; failures once serving are bugs and keep their traceback."""
+    try:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        server = TidingsServer(settings)
+    except Exception as exc:
+        raise StartupError.from_exception(exc) from exc
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is optional off Linux

@@ -32,10 +32,24 @@ def common_options(fn: Any) -> Any:
 
 
 def settings_from(config_file: Path | None, **flags: Any) -> Settings:
+    """The settings in force, or a one-line ``ClickException`` (exit status 1)."""
     try:
         return load_settings(config_file, **flags)
-    except (ValidationError, FileNotFoundError, ValueError) as exc:
-        raise click.ClickException(f"invalid configuration:\n{exc}") from exc
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid configuration: {describe(exc)}") from exc
+    except (FileNotFoundError, ValueError) as exc:  # TOML syntax errors are ValueErrors
+        raise click.ClickException(f"invalid configuration: {exc}") from exc
+
+
+def describe(exc: ValidationError) -> str:
+    """Each problem as ``setting: message``, on one line. The values given are
+    left out: one of them may be the secret key."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems)
 
 
 def setup_logging(settings: Settings) -> None:
@@ -58,18 +72,21 @@ def main() -> None:
 @click.option("--dev", is_flag=True, default=None, help="debug logging")
 def serve(config_file: Path | None, **flags: Any) -> None:
     """Serve WebSocket, health and metrics on one port."""
-    from tidings.app import run
+    from tidings.app import StartupError, run
 
     settings = settings_from(config_file, **flags)
     setup_logging(settings)
-    run(settings)
+    try:
+        run(settings)
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command()
 @common_options
 def migrate(config_file: Path | None, **flags: Any) -> None:
     """Apply pending schema migrations and exit."""
-    from tidings.app import open_database
+    from tidings.app import StartupError, open_database
     from tidings.clock import SystemClock
     from tidings.db.migrate import migrate as apply
 
@@ -84,7 +101,10 @@ def migrate(config_file: Path | None, **flags: Any) -> None:
         finally:
             await db.engine.close()
 
-    applied = asyncio.run(go())
+    try:
+        applied = asyncio.run(go())
+    except Exception as exc:  # unreachable database, unwritable data dir, ...
+        raise click.ClickException(str(StartupError.from_exception(exc, "migrate"))) from exc
     click.echo("applied: " + ", ".join(applied) if applied else "schema is up to date")
 
 

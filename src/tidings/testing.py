@@ -18,6 +18,7 @@ from tidings.bus.local import LocalBus
 from tidings.clock import Clock, FakeClock
 from tidings.config import Settings
 from tidings.db.migrate import migrate
+from tidings.jobs import build_runner
 from tidings.services.container import Services
 
 # Cheap hashing keeps suites with many registrations fast; production keeps the defaults.
@@ -92,17 +93,26 @@ class RecordingBus(LocalBus):
 
 @contextlib.asynccontextmanager
 async def service_harness(settings: Settings, clock: Clock | None = None,
-                          bus: Bus | None = None) -> AsyncIterator[Services]:
+                          bus: Bus | None = None, *, jobs: bool = False
+                          ) -> AsyncIterator[Services]:
     """Every service over a real database, no transport. The default bus records
-    every event (for update-count tests); pass ``LocalBus()`` for long runs."""
+    every event (for update-count tests); pass ``LocalBus()`` for long runs.
+    ``jobs`` also runs the background job runner's loop, as a server does; to
+    run due jobs at a chosen moment instead, call
+    ``tidings.jobs.build_runner(services).run_due()`` after moving the clock."""
     db = open_database(settings)
     await db.engine.open()
     services = Services.build(settings, clock or FakeClock(), db, bus or RecordingBus(),
                               load_secret(settings))
+    runner = build_runner(services) if jobs else None
     try:
         await migrate(db, services.clock.now())
         await services.start()
+        if runner is not None:
+            runner.start()
         yield services
     finally:
+        if runner is not None:
+            await runner.stop()
         await services.stop()
         await db.engine.close()

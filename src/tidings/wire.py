@@ -32,7 +32,8 @@ Longitude = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
 MessageKind = Literal["text", "image", "audio", "video", "file", "location", "system"]
 ChatKind = Literal["direct", "group", "channel"]
 Role = Literal["owner", "admin", "member", "restricted", "readonly"]
-EntityType = Literal["mention", "hashtag", "url", "bold", "italic", "code", "pre", "text_link"]
+EntityType = Literal["mention", "mention_all", "hashtag", "url", "bold", "italic", "code", "pre",
+                     "text_link"]
 
 SENDABLE_KINDS: frozenset[str] = frozenset({"text", "image", "audio", "video", "file", "location"})
 MEDIA_KINDS: frozenset[str] = frozenset({"image", "audio", "video", "file"})
@@ -112,6 +113,7 @@ class Chat(msgspec.Struct, frozen=True):
     member_count: int
     expire_at: int | None = None
     history_visibility: str = "joined"
+    message_ttl: int | None = None  # auto-delete: seconds a new message is kept
 
 
 class Member(msgspec.Struct, frozen=True):
@@ -136,7 +138,9 @@ class Device(msgspec.Struct, frozen=True):
 
 
 class Dialog(msgspec.Struct, frozen=True):
-    """One row of the conversation list."""
+    """One row of the conversation list. ``last_message`` is the newest message
+    the user may see; ``last_message_state`` says whether it was recalled or
+    deleted (a deleted one carries no content), null when there is none."""
 
     chat: Chat
     last_message: Message | None
@@ -146,6 +150,9 @@ class Dialog(msgspec.Struct, frozen=True):
     pinned: bool
     hidden: bool
     muted_until: int
+    unread_mentions: int = 0
+    last_message_state: Literal["ok", "recalled", "deleted"] | None = None
+    pinned_order: int = 0  # 0 = not pinned; pinned dialogs list in ascending order
 
 
 # -- updates ---------------------------------------------------------------
@@ -159,6 +166,13 @@ CHAT_UPDATE_KINDS = (
     "member.left",  # user_id, by
     "member.role",  # user_id, role, by
     "chat.expire_set",  # expire_at, by
+    "message.ttl_started",  # msg_ids, ttl_expires_at (burn-after-read read)
+    "message.deleted",  # msg_ids, by (null: auto-delete, burn-after-read)
+    "history.cleared",  # upto_pts, by (for everyone)
+    "message.reactions",  # msg_id, reactions, user_id, emoji, op, user_reactions
+    "message.pinned",  # msg_id, by
+    "message.unpinned",  # msg_id, by
+    "message.attributes",  # msg_id, attributes, tags, by
 )
 # User update kinds (per-user seq log):
 USER_UPDATE_KINDS = (
@@ -167,11 +181,26 @@ USER_UPDATE_KINDS = (
     "read.updated",  # chat_id, read_pts
     "message.recalled",  # chat_id, msg_id, recalled_by, recalled_at (for former members)
     "device.revoked",  # device_id
+    "message.hidden",  # chat_id, msg_ids (deleted for me)
+    "history.cleared",  # chat_id, upto_pts (for me; with by: for everyone, former members)
+    "message.deleted",  # chat_id, msg_ids, by (for former members)
+    "mention",  # chat_id, msg_id
+    "dialog.pinned",  # chat_id, pinned_order
+    "dialog.unpinned",  # chat_id
+    "dialog.hidden",  # chat_id, hidden_pts (back with the first message after it)
+    "dialog.muted",  # chat_id, muted_until (0 = not muted)
+    "export.ready",  # job_id, chat_id, state (done | failed), url, error
 )
 
 
 def chat_update(pts: int, kind: str, date: int, payload: dict[str, Any]) -> dict[str, Any]:
     return {"pts": pts, "kind": kind, "date": date, **payload}
+
+
+def message_update(m: Message) -> dict[str, Any]:
+    """The ``message.new`` entry of a message (its msg_id is its pts). The struct
+    itself, not its dict: msgspec encodes it straight to JSON."""
+    return {"pts": m.msg_id, "kind": "message.new", "date": m.date, "message": m}
 
 
 def user_update(seq: int, kind: str, date: int, payload: dict[str, Any]) -> dict[str, Any]:

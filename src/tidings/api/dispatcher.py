@@ -34,6 +34,7 @@ class Caller(Protocol):
 
     user_id: int | None
     device_id: int | None
+    remote: str | None  # the client's address, for per-address limits
 
     async def authenticate(self, identity: Identity) -> None: ...
 

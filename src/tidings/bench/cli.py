@@ -271,3 +271,59 @@ def connections(engine: str, database_url: str | None, json_path: Path | None,
                            CONNECTIONS_COLUMNS, asdict(params),
                            lambda d, url: run_connections(d, url, params))
     fail_unless_ok(results, "connections failed or dropped, or W1 lost deliveries")
+
+
+@bench.command()
+@workload_options
+@click.option("--chats", type=click.IntRange(min=1), default=5000, show_default=True,
+              help="chats the measured user is a member of")
+@click.option("--messages", type=click.IntRange(min=1), default=3, show_default=True,
+              help="messages per chat")
+@click.option("--pinned", type=click.IntRange(min=0, max=5), default=5, show_default=True)
+@click.option("--hidden", type=click.IntRange(min=0), default=100, show_default=True)
+@click.option("--page", type=click.IntRange(min=1, max=200), default=50, show_default=True)
+@click.option("--requests", type=click.IntRange(min=1), default=500, show_default=True,
+              help="first pages asked, one at a time, in process and over WebSocket")
+def dialogs(engine: str, database_url: str | None, json_path: Path | None, chats: int,
+            messages: int, pinned: int, hidden: int, page: int, requests: int) -> None:
+    """chat.list: one user in many chats, first page latency."""
+    from tidings.bench.dialogs import DIALOGS_COLUMNS, DialogsParams, run_dialogs
+
+    if pinned + hidden > chats:
+        raise click.BadParameter("pinned and hidden dialogs must fit in --chats",
+                                 param_hint="--hidden")
+    params = DialogsParams(chats=chats, messages=messages, pinned=pinned, hidden=hidden,
+                           page=page, requests=requests)
+    results = run_workload("dialogs", engine, database_url, json_path, DIALOGS_COLUMNS,
+                           asdict(params), lambda d, url: run_dialogs(d, url, params))
+    fail_unless_ok(results, "the walk over the pages missed or repeated a dialog")
+
+
+@bench.command("search")
+@workload_options
+@click.option("--messages", type=click.IntRange(min=1), default=1_000_000, show_default=True)
+@click.option("--chats", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--user-chats", type=click.IntRange(min=1), default=50, show_default=True,
+              help="chats each searching user is in (scope 'all')")
+@click.option("--queries", type=click.IntRange(min=1), default=200, show_default=True,
+              help="queries per scope and kind, one at a time")
+@click.option("--heavy/--no-heavy", default=True, show_default=True,
+              help="also search as a user in every chat (scope 'every')")
+def search_bench(engine: str, database_url: str | None, json_path: Path | None,
+                 messages: int, chats: int, user_chats: int, queries: int, heavy: bool
+                 ) -> None:
+    """message.search: p50/p99 per query kind over a large store."""
+    from tidings.bench.search import SearchBenchParams, report, run_search_bench
+
+    if user_chats > chats:
+        raise click.BadParameter("at most --chats", param_hint="--user-chats")
+    params = SearchBenchParams(messages=messages, chats=chats, user_chats=user_chats,
+                               queries=queries, heavy=heavy)
+    rows, versions = run_async(run_search_bench(
+        engines_of(engine), database_url, params, lambda line: click.echo(line, err=True)))
+    table, document = report(rows, versions, params)
+    click.echo(table)
+    click.echo(document)
+    if json_path is not None:
+        json_path.write_text(document + "\n")
+    fail_unless_ok(rows, "a result did not contain what was searched")

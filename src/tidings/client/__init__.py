@@ -43,7 +43,11 @@ Sync state (mirror of the server, updated only by applied updates)
     chats: dict[int, ChatView]                  one view per chat
     ChatView: chat_id, pts, chat (dict | None), messages (msg_id -> latest message
               dict), members (set[int], known from updates only), roles
-              (user_id -> role, same caveat), left (bool), read_pts (int)
+              (user_id -> role, same caveat), left (bool), read_pts (int),
+              pinned (set of pinned msg_ids), dialog_pinned / dialog_hidden /
+              muted_until (this user's dialog settings, from dialog.* updates).
+              Deleted, hidden and cleared messages leave ``messages``; reactions,
+              attributes, tags and ttl_expires_at follow their updates.
     await catch_up()     first time ``sync.get_state`` (no old messages are loaded),
                          afterwards ``sync.get_difference`` until ``more`` is false
     await load_history(chat_id, limit=100) -> messages

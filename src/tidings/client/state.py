@@ -28,6 +28,13 @@ class ChatView:
     roles: dict[int, str] = field(default_factory=dict)
     left: bool = False
     read_pts: int = 0
+    pinned: set[int] = field(default_factory=set)  # pinned msg_ids (message.pinned)
+    cleared_upto: int = 0  # history cleared (for me or everyone) up to this pts
+    # This user's dialog settings (dialog.* user updates): pin order (0 = not
+    # pinned), the pts it was hidden at (0 = shown), muted until (0 = not muted).
+    dialog_pinned: int = 0
+    dialog_hidden: int = 0
+    muted_until: int = 0
 
 
 @dataclass
@@ -70,6 +77,43 @@ def store_message(view: ChatView, message: dict[str, Any]) -> None:
         view.messages[msg_id] = dict(message)
 
 
+def apply_dialog_update(view: ChatView, update: dict[str, Any]) -> None:
+    """A ``dialog.*`` user update: the values are absolute, so replaying is safe."""
+    kind = update.get("kind")
+    if kind == "dialog.pinned":
+        view.dialog_pinned = _number(update.get("pinned_order"), 1)
+    elif kind == "dialog.unpinned":
+        view.dialog_pinned = 0
+    elif kind == "dialog.hidden":
+        view.dialog_hidden = _number(update.get("hidden_pts"), 0)
+    elif kind == "dialog.muted":
+        view.muted_until = _number(update.get("muted_until"), 0)
+
+
+def _number(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def forget_messages(view: ChatView, msg_ids: object, *, unpin: bool = True) -> None:
+    """Deleted for everyone (``unpin``: a deleted message loses its pin), or for
+    this user alone (the pin is the chat's and stays): the messages leave the view."""
+    if isinstance(msg_ids, list):
+        for msg_id in msg_ids:
+            if isinstance(msg_id, int):
+                view.messages.pop(msg_id, None)
+                if unpin:
+                    view.pinned.discard(msg_id)
+
+
+def clear_upto(view: ChatView, upto: object) -> None:
+    """History cleared up to ``upto``: every message at or below it leaves the view."""
+    if isinstance(upto, int):
+        for msg_id in [m for m in view.messages if m <= upto]:
+            del view.messages[msg_id]
+        view.pinned = {m for m in view.pinned if m > upto}
+        view.cleared_upto = max(view.cleared_upto, upto)
+
+
 def apply_chat_update(view: ChatView, update: dict[str, Any]) -> None:
     """Apply the effect of one chat update; the caller checked the pts order and
     moves ``view.pts`` itself.  Unknown kinds only advance pts (forward compatible)."""
@@ -82,9 +126,29 @@ def apply_chat_update(view: ChatView, update: dict[str, Any]) -> None:
         msg_id = update.get("msg_id")
         stored = view.messages.get(msg_id) if isinstance(msg_id, int) else None
         if stored is not None:
+            # What the server erases on recall: content and what hangs off it.
             stored["recalled_at"] = update.get("recalled_at", update.get("date"))
             stored["recalled_by"] = update.get("recalled_by")
-            stored["text"] = None
+            stored.update(text=None, entities=None, location=None, attributes=None, tags=[],
+                          reactions={}, my_reactions=[])
+        if isinstance(msg_id, int):
+            view.pinned.discard(msg_id)
+    elif kind == "message.deleted":
+        forget_messages(view, update.get("msg_ids"))
+    elif kind == "message.ttl_started":
+        for msg_id in update.get("msg_ids") or ():
+            stored = view.messages.get(msg_id) if isinstance(msg_id, int) else None
+            if stored is not None:
+                stored["ttl_expires_at"] = update.get("ttl_expires_at")
+    elif kind == "history.cleared":
+        clear_upto(view, update.get("upto_pts"))
+    elif kind in ("message.reactions", "message.attributes"):
+        apply_message_extras(view, update)
+    elif kind == "message.pinned" and isinstance(update.get("msg_id"), int):
+        if update["msg_id"] > view.cleared_upto:  # a cleared message is out of view
+            view.pinned.add(update["msg_id"])
+    elif kind == "message.unpinned" and isinstance(update.get("msg_id"), int):
+        view.pinned.discard(update["msg_id"])
     elif kind == "chat.created":
         chat = update.get("chat")
         if isinstance(chat, dict):
@@ -103,3 +167,20 @@ def apply_chat_update(view: ChatView, update: dict[str, Any]) -> None:
             view.roles.pop(user_id, None)
     elif kind == "chat.expire_set" and view.chat is not None:
         view.chat["expire_at"] = update.get("expire_at")
+
+
+def apply_message_extras(view: ChatView, update: dict[str, Any]) -> None:
+    """``message.reactions`` (absolute counts) and ``message.attributes`` on a
+    message this view holds. ``my_reactions`` is not kept here: the view does not
+    know whose device it is (``user_reactions`` of the update is that user's)."""
+    msg_id = update.get("msg_id")
+    stored = view.messages.get(msg_id) if isinstance(msg_id, int) else None
+    if stored is None:
+        return
+    if update.get("kind") == "message.reactions":
+        reactions = update.get("reactions")
+        stored["reactions"] = dict(reactions) if isinstance(reactions, dict) else {}
+    else:
+        stored["attributes"] = update.get("attributes")
+        tags = update.get("tags")
+        stored["tags"] = list(tags) if isinstance(tags, list) else []

@@ -23,7 +23,15 @@ from typing import Any
 
 from tidings.client.errors import ClientError, TidingsClientError
 from tidings.client.events import CHAT_RELOADED, Update, UpdateHub
-from tidings.client.state import ChatView, SyncState, apply_chat_update, store_message
+from tidings.client.state import (
+    ChatView,
+    SyncState,
+    apply_chat_update,
+    apply_dialog_update,
+    clear_upto,
+    forget_messages,
+    store_message,
+)
 
 log = logging.getLogger("tidings.client")
 
@@ -281,16 +289,30 @@ class Synchronizer:
                     # Take the updates up to the leave, as an always-online device saw.
                     await self._fill_gap_quietly(view)
                 view.left = True
-        elif kind == "message.recalled":
-            # A recall in a chat this user has left (beyond their window there).
+        elif kind in ("message.recalled", "message.deleted") or (
+                kind == "history.cleared" and "by" in update):
+            # A recall, delete or clear for everyone in a chat this user has left
+            # (beyond their window there): applied as the chat update would be.
             view = self.state.find(update.get("chat_id"))
             if view is not None:
                 apply_chat_update(view, update)
+        elif kind == "message.hidden":
+            view = self.state.find(update.get("chat_id"))
+            if view is not None:
+                forget_messages(view, update.get("msg_ids"), unpin=False)
+        elif kind == "history.cleared":
+            view = self.state.find(update.get("chat_id"))
+            if view is not None:
+                clear_upto(view, update.get("upto_pts"))
         elif kind == "read.updated":
             view = self.state.find(update.get("chat_id"))
             read_pts = update.get("read_pts")
             if view is not None and isinstance(read_pts, int):
                 view.read_pts = max(view.read_pts, read_pts)
+        elif isinstance(kind, str) and kind.startswith("dialog."):
+            view = self.state.find(update.get("chat_id"))
+            if view is not None:
+                apply_dialog_update(view, update)
         # device.revoked and unknown kinds only move seq; a revoked current device
         # is surfaced by the reconnect (auth.token answers UNAUTHORIZED).
         self.state.seq = _int(update.get("seq"))

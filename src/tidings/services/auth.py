@@ -1,7 +1,14 @@
-"""Registration, login and token resume. Each login creates a device."""
+"""Registration, login and token resume. Each login creates a device.
+
+Logins pass the login guard (per-username and per-address back-off) before
+the password is checked, and at most ``password_hash_concurrency`` password
+hashes run at once: ``asyncio.to_thread`` shares the loop's default executor
+with everything else (host name resolution among it), which a flood of
+logins would otherwise fill."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import msgspec
@@ -12,6 +19,7 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, invalid
 from tidings.services.credentials import Passwords, Tokens
+from tidings.services.login_guard import LoginGuard, Outcome
 from tidings.store import users
 
 _USERNAME = re.compile(r"^[a-z0-9_.]+$")
@@ -31,6 +39,8 @@ class AuthService:
         self._settings = settings
         self._passwords = passwords
         self._tokens = tokens
+        self._hashing = asyncio.Semaphore(settings.password_hash_concurrency)
+        self._guard = LoginGuard(settings, clock.monotonic)
 
     def check_username(self, username: str) -> str:
         s = self._settings
@@ -60,7 +70,8 @@ class AuthService:
                        ) -> Identity:
         name = self.check_username(username)
         self.check_password(password)
-        password_hash = await self._passwords.hash(password)
+        async with self._hashing:
+            password_hash = await self._passwords.hash(password)
         now = self._clock.now()
 
         async def register_txn(txn: Txn) -> tuple[int, int]:
@@ -80,14 +91,25 @@ class AuthService:
             raise
         return Identity(user_id, device_id, self._tokens.issue(user_id, device_id, now))
 
-    async def login(self, username: str, password: str, device_name: str | None) -> Identity:
+    async def login(self, username: str, password: str, device_name: str | None, *,
+                    address: str | None = None) -> Identity:
+        """``address`` is the client's network address, for the per-address back-off."""
         name = username.strip().lower()
-
-        async def find_txn(txn: Txn) -> users.UserRow | None:
-            return await users.get_user_by_name_txn(txn, name)
-
-        user = await self._db.read("find_user", find_txn)
-        if user is None or not await self._passwords.verify(user.password_hash, password):
+        # Unknown names are counted too (answering differently would tell which
+        # exist); longer ones cannot exist, and are cut so keys stay small.
+        attempt = self._guard.begin(name[:self._settings.username_max_length + 1], address)
+        outcome = Outcome.ABANDONED
+        try:
+            user = await self._find_user(name)
+            if user is not None:
+                async with self._hashing:
+                    if await self._passwords.verify(user.password_hash, password):
+                        outcome = Outcome.SUCCEEDED
+            if outcome is not Outcome.SUCCEEDED:
+                outcome = Outcome.FAILED
+        finally:
+            self._guard.end(attempt, outcome)
+        if user is None or outcome is not Outcome.SUCCEEDED:
             raise TidingsError(ErrorCode.INVALID_CREDENTIALS, "wrong username or password")
         now = self._clock.now()
 
@@ -98,9 +120,15 @@ class AuthService:
         device_id = await self._db.write("login", device_txn)
         return Identity(user.user_id, device_id, self._tokens.issue(user.user_id, device_id, now))
 
+    async def _find_user(self, name: str) -> users.UserRow | None:
+        async def find_txn(txn: Txn) -> users.UserRow | None:
+            return await users.get_user_by_name_txn(txn, name)
+
+        return await self._db.read("find_user", find_txn)
+
     async def resume(self, token: str) -> Identity:
-        user_id, device_id = self._tokens.verify(token)
         now = self._clock.now()
+        user_id, device_id = self._tokens.verify(token, now)
 
         async def resume_txn(txn: Txn) -> bool:
             device = await users.get_device_txn(txn, device_id)
@@ -110,5 +138,20 @@ class AuthService:
             return True
 
         if not await self._db.write("resume", resume_txn):
+            raise TidingsError(ErrorCode.UNAUTHORIZED, "this device was signed out")
+        return Identity(user_id, device_id)
+
+    async def identify(self, token: str) -> Identity:
+        """Who a token names, for one HTTP request: the signature and the device
+        (not revoked) are checked as ``resume`` checks them, but nothing is
+        written (``last_seen_at`` is the WebSocket's business)."""
+        user_id, device_id = self._tokens.verify(token, self._clock.now())
+
+        async def identify_txn(txn: Txn) -> bool:
+            device = await users.get_device_txn(txn, device_id)
+            return (device is not None and device.user_id == user_id
+                    and device.revoked_at is None)
+
+        if not await self._db.read("identify", identify_txn, snapshot=False):
             raise TidingsError(ErrorCode.UNAUTHORIZED, "this device was signed out")
         return Identity(user_id, device_id)

@@ -1,5 +1,5 @@
 """Chats and membership: direct chats, groups and channels, joining and leaving,
-the conversation list, and chat expiry."""
+and chat expiry (the conversation list is ``services.dialogs``)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,17 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
-from tidings.services import access
+from tidings.services import access, system_messages
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
-from tidings.store import chats, messages, updates, users
+from tidings.services.pins import visible_pins_txn
+from tidings.store import chats, updates, users
 
 
 class ChatDetails(msgspec.Struct, frozen=True):
     chat: wire.Chat
     members: list[wire.Member]
     role: str | None
+    pinned_msg_ids: list[int] = []  # newest pin first, only messages you can read
 
 
 class ChatService:
@@ -91,6 +93,10 @@ class ChatService:
         for u in member_ids:
             await chats.upsert_member_txn(txn, chat_id, u, roles[u], 1, now)
         await chats.add_member_count_txn(txn, chat_id, len(member_ids))
+        if kind != "direct":  # a direct chat's timeline starts with its first message
+            ups.append(await system_messages.write_txn(
+                txn, chat_id, creator_id, "chat.created", now, title=title,
+                user_ids=[u for u in member_ids if u != creator_id]))
         final = await chats.get_chat_txn(txn, chat_id)
         assert final is not None
         publish_chat_on_commit(txn, self._bus, chat_id, ups, joined=member_ids)
@@ -125,10 +131,13 @@ class ChatService:
                     txn, chat_id, u, "member", update["pts"], now,
                     before.spans_after_leaving() if before is not None else None)
             await chats.add_member_count_txn(txn, chat_id, len(new))
+            joins = list(ups)
+            ups.append(await system_messages.write_txn(txn, chat_id, user_id, "member.added",
+                                                       now, user_ids=new))
             publish_chat_on_commit(txn, self._bus, chat_id, ups, joined=new)
             final = await chats.get_chat_txn(txn, chat_id)
             assert final is not None
-            for u, update in zip(new, ups, strict=True):
+            for u, update in zip(new, joins, strict=True):
                 await self._notify_joined_txn(txn, final, [u], update["pts"], now)
             return final.pts
 
@@ -181,8 +190,15 @@ class ChatService:
     async def _leave_txn(self, txn: Txn, chat: chats.ChatRow, target_id: int, by: int, *,
                          before: list[tuple[str, dict[str, Any]]] | None = None) -> int:
         now = self._clock.now()
-        entries = [*(before or []), ("member.left", {"user_id": target_id, "by": by})]
-        ups = await updates.append_chat_updates_txn(txn, chat.chat_id, now, entries)
+        ups = await updates.append_chat_updates_txn(txn, chat.chat_id, now, before) if (
+            before) else []
+        # The system message comes before member.left, so the one who leaves (or is
+        # removed) sees it too: their window ends at the member.left.
+        action: system_messages.Action = "member.left" if by == target_id else "member.removed"
+        ups.append(await system_messages.write_txn(txn, chat.chat_id, by, action, now,
+                                                   user_ids=[target_id]))
+        ups += await updates.append_chat_updates_txn(
+            txn, chat.chat_id, now, [("member.left", {"user_id": target_id, "by": by})])
         left_pts = ups[-1]["pts"]
         await chats.mark_left_txn(txn, chat.chat_id, target_id, left_pts)
         await chats.add_member_count_txn(txn, chat.chat_id, -1)
@@ -221,6 +237,8 @@ class ChatService:
         await chats.set_expire_txn(txn, chat.chat_id, expire_at)
         ups = await updates.append_chat_updates_txn(
             txn, chat.chat_id, now, [("chat.expire_set", {"expire_at": expire_at, "by": by})])
+        ups.append(await system_messages.write_txn(txn, chat.chat_id, by, "expiry.set", now,
+                                                   expire_at=expire_at))
         publish_chat_on_commit(txn, self._bus, chat.chat_id, ups)
         return int(ups[-1]["pts"])
 
@@ -231,30 +249,10 @@ class ChatService:
             limit = self._settings.max_group_members
             rows = await chats.active_members_txn(txn, chat_id, limit) if me.active else []
             members = [wire.Member(m.user_id, m.role, m.joined_pts, m.read_pts) for m in rows]
-            return ChatDetails(chat.to_wire(), members, me.role if me.active else None)
+            pinned = await visible_pins_txn(txn, chat, me)
+            return ChatDetails(chat.to_wire(), members, me.role if me.active else None, pinned)
 
         return await self._db.read("get_chat", get_txn)
-
-    async def dialogs(self, user_id: int) -> list[wire.Dialog]:
-        async def dialogs_txn(txn: Txn) -> list[wire.Dialog]:
-            result = []
-            for member, chat in await chats.memberships_of_user_txn(txn, user_id,
-                                                                    active_only=True):
-                last = None
-                first_visible = access.visible_from(chat, member)
-                if access.can_see(access.visible_spans(chat, member), chat.last_msg_id):
-                    found = await messages.get_messages_txn(txn, chat.chat_id, [chat.last_msg_id])
-                    last = found[0] if found else None
-                start = max(member.read_pts, first_visible - 1)
-                unread = await messages.count_unread_txn(txn, chat.chat_id, start, chat.pts,
-                                                         user_id)
-                result.append(wire.Dialog(chat.to_wire(), last, unread, member.read_pts,
-                                          member.role, bool(member.pinned), bool(member.hidden),
-                                          member.muted_until))
-            result.sort(key=lambda d: (not d.pinned, -_activity(d), -d.chat.chat_id))
-            return result
-
-        return await self._db.read("list_dialogs", dialogs_txn)
 
     # -- helpers
     async def _load_active_txn(self, txn: Txn, chat_id: int, user_id: int
@@ -274,8 +272,3 @@ class ChatService:
             raise invalid(f"at most {limit} user ids per call", limit=limit)
         if len(set(user_ids)) < minimum:
             raise invalid(f"at least {minimum} user id is needed", field="user_ids")
-
-
-def _activity(dialog: wire.Dialog) -> int:
-    last = dialog.last_message
-    return last.date if last is not None else dialog.chat.created_at

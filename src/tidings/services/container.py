@@ -12,11 +12,21 @@ from tidings.db.engine import Txn
 from tidings.services.auth import AuthService
 from tidings.services.chats import ChatService
 from tidings.services.credentials import Passwords, Tokens
+from tidings.services.deletion import DeletionService
 from tidings.services.devices import DeviceService
+from tidings.services.dialogs import DialogService
+from tidings.services.exports import ExportService
+from tidings.services.forward import ForwardService
 from tidings.services.hub import LiveHub
+from tidings.services.message_attributes import MessageAttributeService
+from tidings.services.message_ttl import MessageTtlService
 from tidings.services.messages import MessageService
+from tidings.services.pins import PinService
+from tidings.services.reactions import ReactionService
 from tidings.services.reads import ReadService
+from tidings.services.search import SearchService
 from tidings.services.sync import SyncService
+from tidings.services.timeline import TimelineService
 from tidings.services.users import UserService
 from tidings.services.visibility import VisibilityCache
 from tidings.store import chats as chat_store
@@ -33,9 +43,19 @@ class Services:
     devices: DeviceService
     users: UserService
     chats: ChatService
+    dialogs: DialogService
     messages: MessageService
+    deletion: DeletionService
+    exports: ExportService
+    forward: ForwardService
+    reactions: ReactionService
+    pins: PinService
+    message_attributes: MessageAttributeService
+    message_ttl: MessageTtlService
     reads: ReadService
+    search: SearchService
     sync: SyncService
+    timeline: TimelineService
     visibility: VisibilityCache
 
     @classmethod
@@ -45,15 +65,26 @@ class Services:
         passwords = Passwords(time_cost=settings.argon2_time_cost,
                               memory_cost_kib=settings.argon2_memory_cost_kib,
                               parallelism=settings.argon2_parallelism)
+        sender = MessageService(db, bus, clock, settings)
         return cls(
             settings=settings, clock=clock, db=db, bus=bus, hub=LiveHub(),
             auth=AuthService(db, clock, settings, passwords, Tokens(secret)),
             devices=DeviceService(db, bus, clock),
             users=UserService(db, settings.max_user_ids_per_call),
             chats=ChatService(db, bus, clock, settings),
-            messages=MessageService(db, bus, clock, settings, visibility),
+            dialogs=DialogService(db, bus, clock, settings),
+            messages=sender,
+            deletion=DeletionService(db, bus, clock, settings),
+            exports=ExportService(db, bus, clock, settings),
+            forward=ForwardService(db, settings, visibility, sender),
+            reactions=ReactionService(db, bus, clock, settings),
+            pins=PinService(db, bus, clock, settings),
+            message_attributes=MessageAttributeService(db, bus, clock, settings),
+            message_ttl=MessageTtlService(db, bus, clock, settings),
             reads=ReadService(db, bus, clock),
+            search=SearchService(db, settings),
             sync=SyncService(db, settings),
+            timeline=TimelineService(db, settings, visibility),
             visibility=visibility,
         )
 

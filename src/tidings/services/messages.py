@@ -1,4 +1,4 @@
-"""Sending, reading and recalling messages.
+"""Sending and recalling messages.
 
 Sends go through group commit: one transaction validates a whole batch, gives
 each chat one pts range, writes one row per message (the row is also the
@@ -8,7 +8,7 @@ request fails alone; the rest of its batch commits.
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter as Tally
 
 import msgspec
 from prometheus_client import Counter
@@ -21,10 +21,12 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, StorageRejected, TidingsError, forbidden, invalid
 from tidings.services import access
+from tidings.services.deletion import tell_former_members_txn
 from tidings.services.group_commit import GroupCommitter
+from tidings.services.message_targets import lock_membership_txn
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
-from tidings.services.visibility import VisibilityCache
-from tidings.store import chats, messages, updates
+from tidings.services.timeline import preview_of
+from tidings.store import chats, messages, search, updates
 
 MESSAGES_SENT = Counter("tidings_messages_sent_total", "Messages committed")
 
@@ -39,6 +41,8 @@ class SendRequest(msgspec.Struct, frozen=True):
     entities: list[wire.Entity] | None = None
     location: wire.Location | None = None
     file_id: int | None = None
+    burn_after_seconds: int | None = None
+    forward_from: wire.ForwardFrom | None = None  # set by message.forward
 
 
 class _BatchCheck:
@@ -48,6 +52,7 @@ class _BatchCheck:
         self.results: list[wire.Message | TidingsError | None] = [None] * size
         self.first_of: dict[tuple[int, int, str], int] = {}  # key -> first request with it
         self.accepted: list[int] = []  # requests that will get a new message
+        self.previews: dict[int, wire.ReplyPreview] = {}  # request -> its reply's preview
 
     def resolve(self, batch: list[SendRequest]) -> list[wire.Message | TidingsError]:
         """Every request's outcome; a repeat within the batch shares its first's."""
@@ -61,11 +66,15 @@ class _BatchCheck:
         return final
 
 
-def _same_request(stored: wire.Message, req: SendRequest) -> wire.Message | TidingsError:
-    """A retry returns the original; a different message under a used local_id is a
-    client bug worth surfacing rather than silently answering with the old one."""
+def _same_request(found: messages.StoredMessage, req: SendRequest
+                  ) -> wire.Message | TidingsError:
+    """A retry returns the original (as it is now: a recalled or deleted one has no
+    text left to compare); a different message under a used local_id is a client
+    bug worth surfacing rather than silently answering with the old one."""
+    stored = found.message
+    erased = stored.recalled_at is not None or found.deleted_at is not None
     same = stored.kind == req.kind and stored.reply_to == req.reply_to and (
-        stored.recalled_at is not None or stored.text == req.text)
+        erased or stored.text == req.text)
     if same:
         return stored
     return TidingsError(ErrorCode.LOCAL_ID_CONFLICT,
@@ -74,29 +83,35 @@ def _same_request(stored: wire.Message, req: SendRequest) -> wire.Message | Tidi
 
 
 def _mentioned(req: SendRequest) -> set[int]:
+    """Users a send mentions by name. A forward notifies nobody: its entities
+    belong to the original chat."""
+    if req.forward_from is not None:
+        return set()
     return {e.user_id for e in req.entities or () if e.type == "mention" and e.user_id}
 
 
-def _check_mentions(req: SendRequest, members: dict[tuple[int, int], chats.MemberRow]
-                    ) -> None:
-    """Only current members can be mentioned: a mention notifies its user."""
+def _mentions_all(req: SendRequest) -> bool:
+    return req.forward_from is None and any(e.type == "mention_all"
+                                            for e in req.entities or ())
+
+
+def _check_mentions(req: SendRequest, member: chats.MemberRow,
+                    members: dict[tuple[int, int], chats.MemberRow]) -> None:
+    """Only current members can be mentioned: a mention notifies its user; @all
+    notifies everyone, so only owners and admins may use it."""
     for user_id in sorted(_mentioned(req)):
-        member = members.get((req.chat_id, user_id))
-        if member is None or not member.active:
+        mentioned = members.get((req.chat_id, user_id))
+        if mentioned is None or not mentioned.active:
             raise invalid(f"entities: user {user_id} is not a member of this chat",
                           field="entities", user_id=user_id)
-
-
-def message_update(m: wire.Message) -> dict[str, Any]:
-    # The struct itself, not its dict: msgspec encodes it straight to JSON.
-    return {"pts": m.msg_id, "kind": "message.new", "date": m.date, "message": m}
+    if _mentions_all(req) and member.role not in access.ADMIN_ROLES:
+        raise forbidden("only the owner or an admin may mention everyone",
+                        permission="mention_all")
 
 
 class MessageService:
-    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings,
-                 visibility: VisibilityCache) -> None:
+    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings) -> None:
         self._db = db
-        self._visibility = visibility
         self._bus = bus
         self._clock = clock
         self._settings = settings
@@ -137,6 +152,10 @@ class MessageService:
             raise invalid("a text message needs non-empty text", field="text")
         if req.kind == "location" and req.location is None:
             raise invalid("a location message needs location", field="location")
+        if req.burn_after_seconds is not None and not (
+                1 <= req.burn_after_seconds <= s.max_burn_after_seconds):
+            raise invalid(f"burn_after_seconds must be 1 to {s.max_burn_after_seconds}",
+                          field="burn_after_seconds")
         if req.kind in wire.MEDIA_KINDS or req.file_id is not None:
             raise invalid("media messages need an uploaded file; uploads are not available "
                           "in this version", field="file_id")
@@ -168,21 +187,21 @@ class MessageService:
     async def _send_batch_txn(self, txn: Txn, batch: list[SendRequest]
                               ) -> list[wire.Message | TidingsError]:
         now = self._clock.now()
-        check = await self._check_batch_txn(txn, batch, now)
+        chat_rows = await chats.get_chats_txn(txn, sorted({r.chat_id for r in batch}),
+                                              lock=True)
+        check = await self._check_batch_txn(txn, batch, chat_rows, now)
         to_write: dict[int, list[int]] = {}
         for i in check.accepted:
             if check.results[i] is None:
                 to_write.setdefault(batch[i].chat_id, []).append(i)
         if to_write:
-            await self._write_batch_txn(txn, batch, to_write, check.results, now)
+            await self._write_batch_txn(txn, batch, to_write, check, chat_rows, now)
         return check.resolve(batch)
 
-    async def _check_batch_txn(self, txn: Txn, batch: list[SendRequest], now: int
-                               ) -> _BatchCheck:
+    async def _check_batch_txn(self, txn: Txn, batch: list[SendRequest],
+                               chat_rows: dict[int, chats.ChatRow], now: int) -> _BatchCheck:
         """Decide each request's fate before any pts is reserved, so a refused
         request leaves no hole in the log."""
-        chat_rows = await chats.get_chats_txn(txn, sorted({r.chat_id for r in batch}),
-                                              lock=True)
         # Senders and the users they mention, in one lookup.
         members = await chats.members_of_chats_txn(txn, sorted(
             {(r.chat_id, r.user_id) for r in batch}
@@ -202,7 +221,10 @@ class MessageService:
                 elif key not in check.first_of:
                     access.check_not_expired(chat, now)
                     access.check_can_post(chat, member)
-                    _check_mentions(req, members)
+                    _check_mentions(req, member, members)
+                    if req.burn_after_seconds is not None and chat.kind != "direct":
+                        raise invalid("burn_after_seconds is for direct chats",
+                                      field="burn_after_seconds")
                     check.first_of[key] = i
                     check.accepted.append(i)
             except TidingsError as exc:
@@ -211,21 +233,51 @@ class MessageService:
         return check
 
     async def _write_batch_txn(self, txn: Txn, batch: list[SendRequest],
-                               to_write: dict[int, list[int]],
-                               results: list[wire.Message | TidingsError | None], now: int
-                               ) -> None:
+                               to_write: dict[int, list[int]], check: _BatchCheck,
+                               chat_rows: dict[int, chats.ChatRow], now: int) -> None:
         firsts = await updates.allocate_message_pts_txn(
             txn, {chat_id: len(indexes) for chat_id, indexes in to_write.items()}, now)
         written: list[wire.Message] = []
         for chat_id, indexes in sorted(to_write.items()):
-            fresh = [self._new_message(batch[i], firsts[chat_id] + k, now)
+            ttl = chat_rows[chat_id].message_ttl
+            fresh = [self._new_message(batch[i], firsts[chat_id] + k, now, ttl,
+                                       check.previews.get(i))
                      for k, i in enumerate(indexes)]
             for i, m in zip(indexes, fresh, strict=True):
-                results[i] = m
+                check.results[i] = m
             written += fresh
-            publish_chat_on_commit(txn, self._bus, chat_id, [message_update(m) for m in fresh])
+            publish_chat_on_commit(txn, self._bus, chat_id,
+                                   [wire.message_update(m) for m in fresh])
+            replied = Tally(m.reply_to for m in fresh if m.reply_to is not None)
+            if replied:
+                await messages.add_reply_counts_txn(txn, chat_id, dict(replied))
         await messages.insert_messages_txn(txn, written)
+        await search.index_messages_txn(txn, written)
+        await self._write_mentions_txn(txn, batch, to_write, check, now)
         txn.call_after(lambda: MESSAGES_SENT.inc(len(written)))
+
+    async def _write_mentions_txn(self, txn: Txn, batch: list[SendRequest],
+                                  to_write: dict[int, list[int]], check: _BatchCheck, now: int
+                                  ) -> None:
+        """A mentioned member gets a ``mention`` user update and a row that
+        ``chat.list`` counts until their read cursor passes it."""
+        rows: list[tuple[int, int, int]] = []
+        for chat_id, indexes in sorted(to_write.items()):
+            for i in indexes:
+                req = batch[i]
+                targets = _mentioned(req)
+                if _mentions_all(req):
+                    targets |= set(await chats.active_member_ids_txn(txn, chat_id))
+                message = check.results[i]
+                assert isinstance(message, wire.Message)
+                rows += [(u, chat_id, message.msg_id) for u in sorted(targets - {req.user_id})]
+        if not rows:
+            return
+        await messages.insert_mentions_txn(txn, rows)
+        for user_id, chat_id, msg_id in rows:
+            update = await updates.append_user_update_txn(
+                txn, user_id, now, "mention", {"chat_id": chat_id, "msg_id": msg_id})
+            publish_user_on_commit(txn, self._bus, user_id, [update])
 
     async def _check_replies_txn(
         self, txn: Txn, batch: list[SendRequest], check: _BatchCheck,
@@ -237,128 +289,73 @@ class MessageService:
                 by_chat.setdefault(batch[i].chat_id, []).append(i)
         for chat_id, indexes in by_chat.items():
             wanted = sorted({r for i in indexes if (r := batch[i].reply_to) is not None})
-            found = await messages.existing_ids_txn(txn, chat_id, wanted)
+            found = {p.message.msg_id: p for p in
+                     await messages.get_stored_txn(txn, chat_id, wanted)
+                     if p.deleted_at is None}
             for i in indexes:
                 req = batch[i]
+                assert req.reply_to is not None
                 spans = access.visible_spans(chat_rows[chat_id], members[(chat_id, req.user_id)])
-                if req.reply_to not in found or not access.can_see(spans, req.reply_to or 0):
+                parent = found.get(req.reply_to)
+                if parent is None or not access.can_see(spans, req.reply_to):
                     check.results[i] = TidingsError(
                         ErrorCode.MESSAGE_NOT_FOUND,
                         f"reply_to: no message {req.reply_to} in this chat", field="reply_to")
+                    continue
+                preview = preview_of(parent, req.reply_to, self._settings.reply_preview_chars)
+                if preview is not None:
+                    check.previews[i] = preview
 
-    def _new_message(self, req: SendRequest, msg_id: int, now: int) -> wire.Message:
+    def _new_message(self, req: SendRequest, msg_id: int, now: int, ttl: int | None,
+                     preview: wire.ReplyPreview | None) -> wire.Message:
         return wire.Message(
             chat_id=req.chat_id, msg_id=msg_id, sender_id=req.user_id, date=now, kind=req.kind,
             text=req.text, reply_to=req.reply_to, local_id=req.local_id,
             entities=req.entities or None, location=req.location, file_id=req.file_id,
+            forward_from=req.forward_from, reply_preview=preview,
+            # Auto-delete stamps its deadline now; burn-after-read when it is read.
+            ttl_expires_at=now + ttl if ttl else None, burn_after_seconds=req.burn_after_seconds,
         )
-
-    # -- read
-    async def history(self, user_id: int, chat_id: int, before: int | None, after: int | None,
-                      limit: int | None) -> list[wire.Message]:
-        s = self._settings
-        count = s.history_default_limit if limit is None else limit
-        if not 1 <= count <= s.history_max_limit:
-            raise invalid(f"limit must be 1 to {s.history_max_limit}", field="limit")
-
-        async def history_txn(txn: Txn) -> list[wire.Message]:
-            view = await self._visibility.view_txn(txn, chat_id, user_id)
-            hidden_for = user_id if view.has_hidden else None
-            if after is not None:
-                return await self._oldest_txn(txn, chat_id, view.spans, after, before, count,
-                                              hidden_for)
-            return await self._newest_txn(txn, chat_id, view.spans, before, count, hidden_for)
-
-        # No snapshot: membership and the page are each read once, and a message
-        # committed between the two is simply on the next page.
-        return await self._db.read("message_history", history_txn, snapshot=False)
-
-    async def _oldest_txn(self, txn: Txn, chat_id: int, spans: list[tuple[int, int]],
-                          after: int, before: int | None, count: int, hidden_for: int | None
-                          ) -> list[wire.Message]:
-        page: list[wire.Message] = []
-        for lo, hi in spans:
-            upper = hi if before is None else min(hi, before - 1)
-            lower = max(after, lo - 1)
-            if upper > lower:
-                page += await messages.oldest_after_txn(txn, chat_id, lower, upper,
-                                                        count - len(page),
-                                                        hidden_for=hidden_for)
-            if len(page) >= count:
-                break
-        return page
-
-    async def _newest_txn(self, txn: Txn, chat_id: int, spans: list[tuple[int, int]],
-                          before: int | None, count: int, hidden_for: int | None
-                          ) -> list[wire.Message]:
-        page: list[wire.Message] = []
-        for lo, hi in reversed(spans):
-            upper = hi + 1 if before is None else min(hi + 1, before)
-            if upper > lo:
-                page = await messages.newest_before_txn(txn, chat_id, lo - 1, upper,
-                                                        count - len(page),
-                                                        hidden_for=hidden_for) + page
-            if len(page) >= count:
-                break
-        return page
-
-    async def get(self, user_id: int, chat_id: int, msg_ids: list[int]) -> list[wire.Message]:
-        if not 1 <= len(msg_ids) <= self._settings.get_max_ids:
-            raise invalid(f"msg_ids must hold 1 to {self._settings.get_max_ids} ids",
-                          field="msg_ids")
-
-        async def get_txn(txn: Txn) -> list[wire.Message]:
-            view = await self._visibility.view_txn(txn, chat_id, user_id)
-            wanted = sorted({m for m in msg_ids if access.can_see(view.spans, m)})
-            if view.has_hidden:
-                hidden = await messages.hidden_among_txn(txn, user_id, chat_id, wanted)
-                wanted = [m for m in wanted if m not in hidden]
-            return await messages.get_messages_txn(txn, chat_id, wanted)
-
-        return await self._db.read("get_messages", get_txn, snapshot=False)
 
     # -- recall
     async def recall(self, user_id: int, chat_id: int, msg_id: int) -> int:
         async def recall_txn(txn: Txn) -> int:
             now = self._clock.now()
-            chat, member = await access.load_membership_txn(txn, chat_id, user_id, active=True)
+            # The chat row first, as every writer to a chat's messages takes it.
+            chat, member = await lock_membership_txn(txn, chat_id, user_id)
             found = await messages.get_messages_txn(txn, chat_id, [msg_id])
             if not found or not access.can_see(access.visible_spans(chat, member), msg_id):
                 raise TidingsError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {msg_id}")
             message = found[0]
             self._check_recall(message, member, now)
+            if self._settings.recall_audit:
+                await messages.insert_recall_audit_txn(txn, message, user_id, now)
             await messages.mark_recalled_txn(txn, chat_id, msg_id, user_id, now)
             recalled = {"msg_id": msg_id, "recalled_by": user_id, "recalled_at": now}
             ups = await updates.append_chat_updates_txn(
                 txn, chat_id, now, [("message.recalled", recalled)])
             publish_chat_on_commit(txn, self._bus, chat_id, ups)
-            await self._tell_former_members_txn(txn, chat, msg_id, recalled, now)
+            await tell_former_members_txn(txn, self._bus, chat, [msg_id], now,
+                                          "message.recalled",
+                                          lambda _: {"chat_id": chat_id, **recalled})
             return int(ups[-1]["pts"])
 
         return await self._db.write("recall_message", recall_txn)
 
-    async def _tell_former_members_txn(self, txn: Txn, chat: chats.ChatRow, msg_id: int,
-                                       recalled: dict[str, Any], now: int) -> None:
-        """People who left still hold the message on their devices, but the chat's
-        recall update lies beyond their window: they learn of it as a user update,
-        so every device of theirs ends as one that replays history would."""
-        payload = {"chat_id": chat.chat_id, **recalled}
-        for former in await chats.former_members_txn(txn, chat.chat_id):
-            if access.can_see(access.visible_spans(chat, former), msg_id):
-                update = await updates.append_user_update_txn(
-                    txn, former.user_id, now, "message.recalled", payload)
-                publish_user_on_commit(txn, self._bus, former.user_id, [update])
-
     def _check_recall(self, message: wire.Message, member: chats.MemberRow, now: int) -> None:
+        """A sender's own message uses ``recall_window_seconds``, owners and admins
+        included: the reason there is no edit (a payment address changed after
+        the fact) holds for everyone. Owners and admins recall other people's
+        messages within ``admin_recall_window_seconds`` (moderation)."""
         if message.recalled_at is not None:
             raise TidingsError(ErrorCode.ALREADY_RECALLED, "this message was already recalled")
         if message.kind == "system":
             raise forbidden("system messages cannot be recalled")
         s = self._settings
-        if member.role in access.ADMIN_ROLES:
-            window = max(s.admin_recall_window_seconds, s.recall_window_seconds)
-        elif message.sender_id == member.user_id:
+        if message.sender_id == member.user_id:
             window = s.recall_window_seconds
+        elif member.role in access.ADMIN_ROLES:
+            window = s.admin_recall_window_seconds
         else:
             raise forbidden("only the sender, the owner or an admin may recall a message")
         if now - message.date > window:

@@ -1,5 +1,9 @@
 """Read cursors. A member's read state is one monotonic ``read_pts`` per chat;
-moving it is a ``read.updated`` user update for the member's other devices."""
+moving it is a ``read.updated`` user update for the member's other devices.
+
+In a direct chat, moving the cursor past burn-after-read messages from the
+other member starts their countdown in the same transaction
+(``message.ttl_started``, see ``services.message_ttl``)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import invalid
 from tidings.services import access
+from tidings.services.message_ttl import start_burn_txn
 from tidings.services.notify import publish_user_on_commit
 from tidings.store import chats, updates
 
@@ -33,6 +38,8 @@ class ReadService:
                 update = await updates.append_user_update_txn(
                     txn, user_id, now, "read.updated", {"chat_id": chat_id, "read_pts": target})
                 publish_user_on_commit(txn, self._bus, user_id, [update])
+                await start_burn_txn(txn, self._bus, chat, user_id, member.read_pts, target,
+                                     now)
             return target
 
         return await self._db.write("mark_read", mark_txn)

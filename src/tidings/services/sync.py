@@ -14,11 +14,12 @@ from typing import Any
 
 import msgspec
 
+from tidings import wire
 from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.services import access
-from tidings.services.messages import message_update
+from tidings.services.timeline import decorate_txn
 from tidings.store import chats, messages, updates
 
 
@@ -113,8 +114,11 @@ class SyncService:
             lower = max(after, floor)
             msgs = [] if upto <= lower else await messages.messages_range_txn(
                 txn, chat.chat_id, lower, upto, hidden_for=hidden_for)
+            msgs = await decorate_txn(txn, member.user_id, chat.chat_id, msgs,
+                                      access.message_spans(chat, member),
+                                      self._settings.reply_preview_chars)
             others = await updates.chat_updates_range_txn(txn, chat.chat_id, after, upto)
-            merged += heapq.merge((message_update(m) for m in msgs), others,
+            merged += heapq.merge((wire.message_update(m) for m in msgs), others,
                                   key=lambda u: int(u["pts"]))
         return ChatDifference(chat.chat_id, access.visible_upto(chat, member), merged,
                               too_long)

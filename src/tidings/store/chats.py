@@ -29,7 +29,7 @@ class ChatRow(msgspec.Struct, frozen=True):
             chat_id=self.chat_id, kind=self.kind, title=self.title, pts=self.pts,
             creator_id=self.creator_id, created_at=self.created_at,
             member_count=self.member_count, expire_at=self.expire_at,
-            history_visibility=self.history_visibility,
+            history_visibility=self.history_visibility, message_ttl=self.message_ttl,
         )
 
 
@@ -247,3 +247,20 @@ async def advance_read_txn(txn: Txn, chat_id: int, user_id: int, read_pts: int, 
         chat_id, user_id, read_pts, now,
     )
     return row is not None
+
+
+async def active_member_ids_txn(txn: Txn, chat_id: int) -> list[int]:
+    rows = await txn.fetch(
+        "SELECT user_id FROM members WHERE chat_id = $1 AND left_pts IS NULL", chat_id)
+    return [int(r[0]) for r in rows]
+
+
+async def set_member_cleared_txn(txn: Txn, chat_id: int, user_id: int, upto: int) -> None:
+    await txn.execute(
+        "UPDATE members SET cleared_pts = $3 WHERE chat_id = $1 AND user_id = $2"
+        " AND cleared_pts < $3", chat_id, user_id, upto)
+
+
+async def set_chat_cleared_txn(txn: Txn, chat_id: int, upto: int) -> None:
+    await txn.execute("UPDATE chats SET cleared_pts = $2 WHERE chat_id = $1 AND cleared_pts < $2",
+                      chat_id, upto)

@@ -174,8 +174,9 @@ async def hidden_among_txn(txn: Txn, user_id: int, chat_id: int, msg_ids: list[i
 
 
 async def find_by_local_ids_txn(txn: Txn, keys: list[tuple[int, int, str]]
-                                ) -> dict[tuple[int, int, str], wire.Message]:
-    """Messages already stored under these (chat_id, sender_id, local_id) keys."""
+                                ) -> dict[tuple[int, int, str], StoredMessage]:
+    """Messages already stored under these (chat_id, sender_id, local_id) keys,
+    tombstones included (a retry of a deleted send must not send it again)."""
     if not keys:
         return {}
     table, args = txn.engine.keys_table(
@@ -188,9 +189,10 @@ async def find_by_local_ids_txn(txn: Txn, keys: list[tuple[int, int, str]]
     )
     found = {}
     for r in rows:
-        m = message_from_row(r)
+        stored = stored_from_row(r)
+        m = stored.message
         assert m.local_id is not None
-        found[(m.chat_id, m.sender_id, m.local_id)] = m
+        found[(m.chat_id, m.sender_id, m.local_id)] = stored
     return found
 
 
@@ -215,8 +217,107 @@ async def count_unread_txn(txn: Txn, chat_id: int, after: int, upto: int, user_i
 
 
 async def mark_recalled_txn(txn: Txn, chat_id: int, msg_id: int, by: int, now: int) -> None:
+    """Erase what a recall takes away: the content, and the facts hanging off the
+    message (reactions, pin, tags, mentions); the marker stays."""
     await txn.execute(
         "UPDATE messages SET recalled_at = $3, recalled_by = $4, text = NULL, entities = NULL,"
-        " meta = NULL, attributes = NULL, tags = NULL WHERE chat_id = $1 AND msg_id = $2",
+        " meta = NULL, attributes = NULL, tags = NULL, reaction_counts = NULL"
+        " WHERE chat_id = $1 AND msg_id = $2",
         chat_id, msg_id, now, by,
     )
+    await _drop_hanging_facts_txn(txn, chat_id, [msg_id])
+
+
+async def _drop_hanging_facts_txn(txn: Txn, chat_id: int, msg_ids: list[int]) -> None:
+    cond, args = txn.engine.any_of("msg_id", 2, msg_ids)
+    for table in ("reactions", "pinned_messages", "message_tags", "mentions"):
+        await txn.execute(f"DELETE FROM {table} WHERE chat_id = $1 AND {cond}", chat_id, *args)
+
+
+async def mark_deleted_txn(txn: Txn, chat_id: int, msg_ids: list[int], now: int
+                           ) -> list[tuple[int, int | None]]:
+    """Turn live messages into tombstones: content gone, ``deleted_at`` set, the
+    row (and so its pts) kept. Returns (msg_id, reply_to) of those it deleted."""
+    if not msg_ids:
+        return []
+    cond, args = txn.engine.any_of("msg_id", 3, msg_ids)
+    rows = await txn.fetch(
+        "UPDATE messages SET deleted_at = $2, text = NULL, entities = NULL, meta = NULL,"
+        " attributes = NULL, tags = NULL, reaction_counts = NULL, reply_count = 0"
+        f" WHERE chat_id = $1 AND {cond} AND {_LIVE} RETURNING msg_id, reply_to",
+        chat_id, now, *args,
+    )
+    found = sorted((int(r[0]), r[1]) for r in rows)
+    if found:  # the facts that hang off a message go with it
+        await _drop_hanging_facts_txn(txn, chat_id, [m for m, _ in found])
+    return found
+
+
+async def add_reply_counts_txn(txn: Txn, chat_id: int, deltas: dict[int, int]) -> None:
+    """Adjust the derived ``reply_count`` of parent messages."""
+    for parent, delta in sorted(deltas.items()):
+        await txn.execute(
+            "UPDATE messages SET reply_count = reply_count + $3"
+            " WHERE chat_id = $1 AND msg_id = $2", chat_id, parent, delta)
+
+
+async def replies_txn(txn: Txn, chat_id: int, msg_id: int, lo: int, hi: int, limit: int
+                      ) -> list[wire.Message]:
+    """Live replies to ``msg_id`` with ``lo <= msg_id <= hi``, newest first."""
+    rows = await txn.fetch(
+        f"SELECT {_COLS} FROM messages WHERE chat_id = $1 AND reply_to = $2"
+        f" AND msg_id >= $3 AND msg_id <= $4 AND {_LIVE} ORDER BY msg_id DESC LIMIT $5",
+        chat_id, msg_id, lo, hi, limit,
+    )
+    return [message_from_row(r) for r in rows]
+
+
+async def reply_edges_txn(txn: Txn, chat_id: int, lo: int, hi: int, since: int, until: int
+                          ) -> list[tuple[int, int, int]]:
+    """Who answered whom: (replier, replied-to sender, count) over live replies with
+    ``lo <= msg_id <= hi`` and ``since <= date < until``, grouped in the database."""
+    rows = await txn.fetch(
+        "SELECT m.sender_id, p.sender_id, COUNT(*) FROM messages m"
+        " JOIN messages p ON p.chat_id = m.chat_id AND p.msg_id = m.reply_to"
+        " WHERE m.chat_id = $1 AND m.reply_to IS NOT NULL AND m.msg_id >= $2"
+        " AND m.msg_id <= $3 AND m.date >= $4 AND m.date < $5 AND m.deleted_at IS NULL"
+        " GROUP BY m.sender_id, p.sender_id",
+        chat_id, lo, hi, since, until,
+    )
+    return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+
+async def insert_mentions_txn(txn: Txn, rows: list[tuple[int, int, int]]) -> None:
+    """(user_id, chat_id, msg_id) rows; ``chat.list`` counts them as unread mentions."""
+    await txn.executemany(
+        "INSERT INTO mentions (user_id, chat_id, msg_id) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING", rows)
+
+
+async def insert_recall_audit_txn(txn: Txn, m: wire.Message, recalled_by: int, now: int
+                                  ) -> None:
+    """Keep what a recall erases, for operators (``recall_audit`` setting)."""
+    await txn.execute(
+        "INSERT INTO recall_audit (chat_id, msg_id, sender_id, sent_at, recalled_by,"
+        " recalled_at, kind, text, entities, meta, file_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        m.chat_id, m.msg_id, m.sender_id, m.date, recalled_by, now, m.kind, m.text,
+        _json(m.entities), encode_meta(Meta(location=m.location, system=m.system)), m.file_id,
+    )
+
+
+async def recall_audit_txn(txn: Txn, chat_id: int) -> list[dict[str, Any]]:
+    rows = await txn.fetch(
+        "SELECT msg_id, sender_id, sent_at, recalled_by, recalled_at, kind, text"
+        " FROM recall_audit WHERE chat_id = $1 ORDER BY msg_id", chat_id)
+    keys = ("msg_id", "sender_id", "sent_at", "recalled_by", "recalled_at", "kind", "text")
+    return [dict(zip(keys, tuple(r), strict=True)) for r in rows]
+
+
+async def hide_messages_txn(txn: Txn, user_id: int, chat_id: int, msg_ids: list[int]) -> None:
+    """Delete for me: the rows, and the member's flag that makes reads look them up."""
+    await txn.executemany(
+        "INSERT INTO hidden_messages (user_id, chat_id, msg_id) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING", [(user_id, chat_id, m) for m in msg_ids])
+    await txn.execute("UPDATE members SET has_hidden = 1 WHERE chat_id = $1 AND user_id = $2",
+                      chat_id, user_id)

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from tidings.api import http
 from tidings.api.dispatcher import Dispatcher
 from tidings.config import Settings
 from tidings.services.container import Services
@@ -35,6 +36,7 @@ class Node:
         self.app.router.add_get("/ws", self.handle_ws)
         self.app.router.add_get("/healthz", self.handle_health)
         self.app.router.add_get("/metrics", self.handle_metrics)
+        self.app.add_routes(http.routes(services))  # REST: /exports/{job_id}
 
     def background(self, task: asyncio.Task[Any]) -> None:
         self._background.add(task)

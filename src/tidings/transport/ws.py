@@ -3,12 +3,18 @@
 States: ``connected`` (only auth.* allowed, handled one at a time so that a
 pipelined request after login already runs authenticated) → ``ready``
 (requests run concurrently, up to ``max_inflight_requests``; reading pauses
-beyond that, which is the backpressure) → ``closing``.
+beyond that, which is the backpressure) → ``closing``. A revoked device passes
+through ``revoked`` first: no new request runs and no new push is queued, but
+the requests in flight finish (up to ``revoke_grace_seconds``) and what they
+and the ``device.revoked`` update owe the device is written before close 4001,
+so a device that revokes itself still gets its result.
 
 Outgoing frames (results and pushes) go through one queue per connection and
-one writer task. A device whose queue exceeds ``max_pending_pushes`` is
-disconnected (close code 4008) and catches up by pts when it reconnects:
-holding unbounded memory for a slow reader would endanger every other user.
+one writer task. A device whose queue exceeds ``max_pending_pushes`` frames or
+``max_pending_push_bytes`` bytes is disconnected (close code 4008) and catches
+up by pts when it reconnects: holding unbounded memory for a slow reader would
+endanger every other user. Both bounds are needed: coalesced sends arrive as
+few, big frames.
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import ipaddress
 import logging
 from collections import deque
 from typing import TYPE_CHECKING
@@ -27,6 +32,7 @@ from prometheus_client import Counter
 from tidings.api.dispatcher import error_frame, guess_request_id
 from tidings.errors import ErrorCode, TidingsError
 from tidings.services.auth import Identity
+from tidings.services.login_guard import is_loopback
 from tidings.transport.ratelimit import TokenBucket
 
 if TYPE_CHECKING:
@@ -45,16 +51,8 @@ CLOSE_TOO_SLOW = 4008
 class State(enum.Enum):
     CONNECTED = "connected"
     READY = "ready"
+    REVOKED = "revoked"  # finishing the requests in flight, then close 4001
     CLOSING = "closing"
-
-
-def is_loopback(remote: str | None) -> bool:
-    if not remote:
-        return False
-    try:
-        return ipaddress.ip_address(remote).is_loopback
-    except ValueError:
-        return False
 
 
 class WsConnection:
@@ -68,6 +66,11 @@ class WsConnection:
         self.state = State.CONNECTED
         self._out: deque[bytes] = deque()
         self._out_ready = asyncio.Event()
+        # Bytes of the frames queued plus the one being written: a frame leaves
+        # the count once the socket took it (send_frame waits for the drain).
+        self._out_bytes = 0
+        self._flushed = asyncio.Event()  # nothing queued, nothing being written
+        self._flushed.set()
         self._inflight = asyncio.Semaphore(settings.max_inflight_requests)
         self._tasks: set[asyncio.Task[None]] = set()
         exempt = settings.rate_limit_exempt_loopback and is_loopback(remote)
@@ -93,21 +96,42 @@ class WsConnection:
         finally:
             hub.follow(identity.user_id, chats)
         self.user_id, self.device_id = identity.user_id, identity.device_id
-        self.state = State.READY
+        if self.state is State.CONNECTED:  # not if it timed out or was revoked meanwhile
+            self.state = State.READY
 
     # -- Sink
     def push(self, frame: bytes) -> None:
-        if self.state is State.CLOSING:
+        if self.state in (State.CLOSING, State.REVOKED):
             return
-        if len(self._out) >= self.node.settings.max_pending_pushes:
+        settings = self.node.settings
+        # One frame larger than the byte bound is let through when nothing else
+        # waits: a big batch alone does not make a reader slow.
+        if (len(self._out) >= settings.max_pending_pushes or (
+                self._out_bytes and self._out_bytes + len(frame)
+                > settings.max_pending_push_bytes)):
             SLOW_DISCONNECTS.inc()
-            log.info("closing device %s: %d frames pending", self.device_id, len(self._out))
+            log.info("closing device %s: %d frames, %d bytes pending", self.device_id,
+                     len(self._out), self._out_bytes)
             self.close_soon(CLOSE_TOO_SLOW, "too many pending updates; reconnect and catch up")
             return
-        self._out.append(frame)
-        self._out_ready.set()
+        self._enqueue(frame)
 
     def revoke(self) -> None:
+        """Called by the hub after it queued the ``device.revoked`` update."""
+        if self.state in (State.CLOSING, State.REVOKED):
+            return
+        self.state = State.REVOKED
+        self.node.background(asyncio.create_task(self._close_when_answered()))
+
+    async def _close_when_answered(self) -> None:
+        grace = self.node.settings.revoke_grace_seconds
+        try:
+            async with asyncio.timeout(grace):
+                await self.drain()
+                await self._flushed.wait()
+        except TimeoutError:
+            log.info("device %s revoked: closing with requests or frames still pending "
+                     "after %.1f s", self.device_id, grace)
         self.close_soon(CLOSE_UNAUTHORIZED, "device revoked")
 
     # -- lifecycle
@@ -115,6 +139,7 @@ class WsConnection:
         if self.state is State.CLOSING:
             return
         self.state = State.CLOSING
+        self._out_bytes -= sum(map(len, self._out))  # the frame being written still counts
         self._out.clear()
         task = asyncio.create_task(self.ws.close(code=code, message=reason.encode()))
         self.node.background(task)
@@ -134,9 +159,10 @@ class WsConnection:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
+            self._flushed.set()  # nothing will be written any more
 
     async def drain(self) -> None:
-        """Wait for the requests in flight (used on shutdown)."""
+        """Wait for the requests in flight (on shutdown, and once revoked)."""
         if self._tasks:
             await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
 
@@ -149,6 +175,8 @@ class WsConnection:
         async for msg in self.ws:
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 break
+            if self.state is State.REVOKED:
+                continue  # neither run nor answered: close 4001 follows
             data: bytes = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
             if len(data) > limit:
                 self._send(error_frame(None, TidingsError(
@@ -163,6 +191,9 @@ class WsConnection:
                 await self._handle(data, acquired=False)
                 continue
             await self._inflight.acquire()
+            if self.state is not State.READY:  # revoked or closed while waiting
+                self._inflight.release()
+                continue
             task = asyncio.create_task(self._handle(data, acquired=True))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -176,8 +207,13 @@ class WsConnection:
 
     def _send(self, frame: bytes) -> None:
         if self.state is not State.CLOSING:
-            self._out.append(frame)
-            self._out_ready.set()
+            self._enqueue(frame)
+
+    def _enqueue(self, frame: bytes) -> None:
+        self._out.append(frame)
+        self._out_bytes += len(frame)
+        self._flushed.clear()
+        self._out_ready.set()
 
     async def _write_loop(self) -> None:
         try:
@@ -185,6 +221,9 @@ class WsConnection:
                 await self._out_ready.wait()
                 self._out_ready.clear()
                 while self._out:
-                    await self.ws.send_frame(self._out.popleft(), WSMsgType.TEXT)
+                    frame = self._out.popleft()
+                    await self.ws.send_frame(frame, WSMsgType.TEXT)
+                    self._out_bytes -= len(frame)
+                self._flushed.set()
         except (ConnectionError, RuntimeError) as exc:
             log.debug("writer for device %s stopped: %s", self.device_id, exc)

@@ -4,13 +4,27 @@ one service, shape the result."""
 from __future__ import annotations
 
 from tidings.api.dispatcher import Method
-from tidings.api.methods import auth, chats, messages, sync, users
+from tidings.api.methods import (
+    auth,
+    chats,
+    dialogs,
+    exports,
+    message_attributes,
+    message_ttl,
+    messages,
+    pins,
+    reactions,
+    search,
+    sync,
+    users,
+)
 from tidings.api.methods.registry import Registry
 
 
 def all_methods() -> list[Method]:
     methods: list[Method] = []
-    for module in (auth, users, chats, messages, sync):
+    for module in (auth, users, chats, dialogs, messages, reactions, pins,
+                   message_attributes, message_ttl, exports, search, sync):
         registry: Registry = module.registry
         methods += registry.methods
     return methods

@@ -21,7 +21,8 @@ async def register(sv: Services, caller: Caller, p: s.Credentials) -> Any:
 
 @registry.method("auth.login", s.Credentials, public=True)
 async def login(sv: Services, caller: Caller, p: s.Credentials) -> Any:
-    identity = await sv.auth.login(p.username, p.password, p.device_name)
+    identity = await sv.auth.login(p.username, p.password, p.device_name,
+                                   address=caller.remote)
     await caller.authenticate(identity)
     return identity
 

@@ -7,6 +7,7 @@ from typing import Any
 from tidings.api import schemas as s
 from tidings.api.dispatcher import Caller
 from tidings.api.methods.registry import Registry, require_user
+from tidings.api.schemas.dialogs import ListDialogs
 from tidings.services.container import Services
 
 registry = Registry()
@@ -45,9 +46,10 @@ async def get(sv: Services, caller: Caller, p: s.ChatId) -> Any:
     return await sv.chats.get(require_user(caller.user_id), p.chat_id)
 
 
-@registry.method("chat.list", s.Empty)
-async def list_dialogs(sv: Services, caller: Caller, p: s.Empty) -> Any:
-    return {"chats": await sv.chats.dialogs(require_user(caller.user_id))}
+@registry.method("chat.list", ListDialogs)
+async def list_dialogs(sv: Services, caller: Caller, p: ListDialogs) -> Any:
+    return await sv.dialogs.list_dialogs(require_user(caller.user_id), p.limit, p.cursor,
+                                         p.include_hidden)
 
 
 @registry.method("chat.set_expire", s.SetExpire)

@@ -93,6 +93,7 @@ class Send(Params, frozen=True):
     entities: list[wire.Entity] | None = None
     location: wire.Location | None = None
     file_id: Id | None = None
+    burn_after_seconds: Int64 | None = None
 
 
 class History(Params, frozen=True):
@@ -127,3 +128,34 @@ class Difference(Params, frozen=True):
 class MarkRead(Params, frozen=True):
     chat_id: Id
     pts: Pts
+
+
+class DeleteMessages(Params, frozen=True):
+    chat_id: Id
+    msg_ids: list[Id]
+    for_everyone: bool = False
+
+
+class ClearHistory(Params, frozen=True):
+    chat_id: Id
+    for_everyone: bool = False
+
+
+class Replies(Params, frozen=True):
+    chat_id: Id
+    msg_id: Id
+    limit: Int64 | None = None
+    before: Pts | None = None
+
+
+class ReplyGraph(Params, frozen=True):
+    chat_id: Id
+    since: Pts | None = None
+    until: Pts | None = None
+
+
+class Forward(Params, frozen=True):
+    from_chat_id: Id
+    msg_ids: list[Id]
+    to_chat_id: Id
+    local_id: Text | None = None

@@ -77,3 +77,7 @@ CREATE TABLE recall_audit (
     file_id BIGINT,
     PRIMARY KEY (chat_id, msg_id)
 );
+
+-- The conversation list: a user's memberships in the order chat.list filters
+-- them (measured: first page for a user in 5,000 chats, SQLite p50 9.5 -> 7.8 ms).
+CREATE INDEX members_dialogs ON members (user_id, left_pts, pinned, hidden, chat_id);
