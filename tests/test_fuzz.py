@@ -271,41 +271,26 @@ def test_no_input_breaks_a_method_or_the_connection(engine: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _strings_of(t: mi.Type, path: str) -> list[tuple[str, mi.StrType]]:
-    if isinstance(t, mi.StrType):
-        return [(path, t)]
+def _leaves(t: mi.Type, path: str) -> list[tuple[str, mi.Type]]:
+    """Every scalar type inside a schema, with where it sits."""
     if isinstance(t, mi.UnionType):
-        return [s for u in t.types for s in _strings_of(u, path)]
+        return [leaf for u in t.types for leaf in _leaves(u, path)]
     if isinstance(t, mi.ListType):
-        return _strings_of(t.item_type, path + "[]")
+        return _leaves(t.item_type, path + "[]")
     if isinstance(t, mi.DictType):
-        return _strings_of(t.key_type, path + "{key}") + _strings_of(t.value_type, path + "{}")
+        return _leaves(t.key_type, path + "{key}") + _leaves(t.value_type, path + "{}")
     if isinstance(t, mi.StructType):
-        return [s for f in t.fields for s in _strings_of(f.type, f"{path}.{f.name}")]
-    return []
-
-
-def _ints_of(t: mi.Type, path: str) -> list[tuple[str, mi.IntType]]:
-    if isinstance(t, mi.IntType):
-        return [(path, t)]
-    if isinstance(t, mi.UnionType):
-        return [i for u in t.types for i in _ints_of(u, path)]
-    if isinstance(t, mi.ListType):
-        return _ints_of(t.item_type, path + "[]")
-    if isinstance(t, mi.DictType):
-        return _ints_of(t.key_type, path + "{key}") + _ints_of(t.value_type, path + "{}")
-    if isinstance(t, mi.StructType):
-        return [i for f in t.fields for i in _ints_of(f.type, f"{path}.{f.name}")]
-    return []
+        return [leaf for f in t.fields for leaf in _leaves(f.type, f"{path}.{f.name}")]
+    return [(path, t)]
 
 
 @pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)
 def test_every_parameter_is_bounded_where_it_is_declared(method: Method) -> None:
     """Every string refuses NUL and lone surrogates, every integer fits 64 bits:
     a schema added without the constrained types fails here, on both engines."""
-    info = mi.type_info(method.params)
-    for path, s in _strings_of(info, method.name):
-        assert s.pattern == wire.SAFE_TEXT_PATTERN, f"{path} is a plain str; use wire.Text"
-    for path, i in _ints_of(info, method.name):
-        assert i.ge is not None and i.ge >= wire.INT64_MIN, f"{path} has no lower bound"
-        assert i.le is not None and i.le <= wire.INT64_MAX, f"{path} has no upper bound"
+    for path, leaf in _leaves(mi.type_info(method.params), method.name):
+        if isinstance(leaf, mi.StrType):
+            assert leaf.pattern == wire.SAFE_TEXT_PATTERN, f"{path} is a plain str; use wire.Text"
+        elif isinstance(leaf, mi.IntType):
+            assert leaf.ge is not None and leaf.ge >= wire.INT64_MIN, f"{path}: no lower bound"
+            assert leaf.le is not None and leaf.le <= wire.INT64_MAX, f"{path}: no upper bound"

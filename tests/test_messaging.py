@@ -336,3 +336,21 @@ async def test_messages_sent_under_a_ttl_carry_their_deadline(sv: Services,
     assert m.ttl_expires_at == clock.now() + 86400
     [stored] = await sv.timeline.get(alice, chat_id, [m.msg_id])
     assert stored.ttl_expires_at == m.ttl_expires_at
+
+
+async def test_history_filters_by_tag(sv: Services) -> None:
+    alice, bob, _, chat_id = await group(sv)
+    lunch = await send_text(sv, alice, chat_id, "noon?")
+    await send_text(sv, alice, chat_id, "unrelated")
+    later = await send_text(sv, bob, chat_id, "friday?")
+    for m, user in ((lunch, alice), (later, bob)):
+        await sv.message_attributes.set(user, chat_id, m.msg_id, tags=["Lunch"])
+    page = await sv.timeline.history(bob, chat_id, None, None, None, tag=" LUNCH ")
+    assert [m.msg_id for m in page] == [lunch.msg_id, later.msg_id]
+    older = await sv.timeline.history(bob, chat_id, later.msg_id, None, None, tag="lunch")
+    assert [m.msg_id for m in older] == [lunch.msg_id]
+    newer = await sv.timeline.history(bob, chat_id, None, 0, 1, tag="lunch")
+    assert [m.msg_id for m in newer] == [lunch.msg_id]
+    assert await sv.timeline.history(bob, chat_id, None, None, None, tag="dinner") == []
+    await expect(ErrorCode.INVALID_PARAMS,
+                 sv.timeline.history(bob, chat_id, None, None, None, tag="  "))

@@ -21,6 +21,7 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, invalid
 from tidings.services import access
+from tidings.services.message_attributes import normalize_tag
 from tidings.services.visibility import VisibilityCache
 from tidings.store import messages, reactions
 
@@ -74,21 +75,27 @@ class TimelineService:
         self._visibility = visibility
 
     async def history(self, user_id: int, chat_id: int, before: int | None, after: int | None,
-                      limit: int | None) -> list[wire.Message]:
+                      limit: int | None, tag: str | None = None) -> list[wire.Message]:
+        """A page of what the member sees; ``tag`` keeps only messages with that
+        tag (normalised as ``message.set_attributes`` stores tags)."""
         s = self._settings
         count = s.history_default_limit if limit is None else limit
         if not 1 <= count <= s.history_max_limit:
             raise invalid(f"limit must be 1 to {s.history_max_limit}", field="limit")
+        if tag is not None:
+            tag = normalize_tag(tag)
+            if not 1 <= len(tag) <= s.max_tag_length:
+                raise invalid(f"tag must be 1 to {s.max_tag_length} characters", field="tag")
 
         async def history_txn(txn: Txn) -> list[wire.Message]:
             view = await self._visibility.view_txn(txn, chat_id, user_id)
             hidden_for = user_id if view.has_hidden else None
             if after is not None:
                 page = await self._oldest_txn(txn, chat_id, view.spans, after, before, count,
-                                              hidden_for)
+                                              hidden_for, tag)
             else:
                 page = await self._newest_txn(txn, chat_id, view.spans, before, count,
-                                              hidden_for)
+                                              hidden_for, tag)
             return await decorate_txn(txn, user_id, chat_id, page, view.spans,
                                       s.reply_preview_chars)
 
@@ -97,8 +104,8 @@ class TimelineService:
         return await self._db.read("message_history", history_txn, snapshot=False)
 
     async def _oldest_txn(self, txn: Txn, chat_id: int, spans: list[tuple[int, int]],
-                          after: int, before: int | None, count: int, hidden_for: int | None
-                          ) -> list[wire.Message]:
+                          after: int, before: int | None, count: int, hidden_for: int | None,
+                          tag: str | None) -> list[wire.Message]:
         page: list[wire.Message] = []
         for lo, hi in spans:
             upper = hi if before is None else min(hi, before - 1)
@@ -106,21 +113,21 @@ class TimelineService:
             if upper > lower:
                 page += await messages.oldest_after_txn(txn, chat_id, lower, upper,
                                                         count - len(page),
-                                                        hidden_for=hidden_for)
+                                                        hidden_for=hidden_for, tag=tag)
             if len(page) >= count:
                 break
         return page
 
     async def _newest_txn(self, txn: Txn, chat_id: int, spans: list[tuple[int, int]],
-                          before: int | None, count: int, hidden_for: int | None
-                          ) -> list[wire.Message]:
+                          before: int | None, count: int, hidden_for: int | None,
+                          tag: str | None) -> list[wire.Message]:
         page: list[wire.Message] = []
         for lo, hi in reversed(spans):
             upper = hi + 1 if before is None else min(hi + 1, before)
             if upper > lo:
                 page = await messages.newest_before_txn(txn, chat_id, lo - 1, upper,
                                                         count - len(page),
-                                                        hidden_for=hidden_for) + page
+                                                        hidden_for=hidden_for, tag=tag) + page
             if len(page) >= count:
                 break
         return page

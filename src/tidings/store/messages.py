@@ -125,6 +125,20 @@ def _not_hidden(param: int) -> str:
             f"${param} AND h.chat_id = messages.chat_id AND h.msg_id = messages.msg_id)")
 
 
+def _filters(first: int, hidden_for: int | None, tag: str | None) -> tuple[str, list[Any]]:
+    """The optional conditions of a history page, with placeholders from ``$first``."""
+    sql = ""
+    args: list[Any] = []
+    if hidden_for is not None:
+        sql += _not_hidden(first + len(args))
+        args.append(hidden_for)
+    if tag is not None:
+        sql += (" AND EXISTS (SELECT 1 FROM message_tags t WHERE t.chat_id = messages.chat_id"
+                f" AND t.tag = ${first + len(args)} AND t.msg_id = messages.msg_id)")
+        args.append(tag)
+    return sql, args
+
+
 async def messages_range_txn(txn: Txn, chat_id: int, after: int, upto: int, *,
                              hidden_for: int | None = None) -> list[wire.Message]:
     """Live messages with ``after < msg_id <= upto``, ascending; ``hidden_for`` leaves
@@ -139,25 +153,28 @@ async def messages_range_txn(txn: Txn, chat_id: int, after: int, upto: int, *,
 
 
 async def newest_before_txn(txn: Txn, chat_id: int, after: int, before: int, limit: int, *,
-                            hidden_for: int | None = None) -> list[wire.Message]:
-    """The newest ``limit`` live messages with ``after < msg_id < before``, ascending."""
-    hidden = _not_hidden(5) if hidden_for is not None else ""
+                            hidden_for: int | None = None, tag: str | None = None
+                            ) -> list[wire.Message]:
+    """The newest ``limit`` live messages with ``after < msg_id < before``, ascending;
+    ``hidden_for`` leaves out what that user hid, ``tag`` keeps only tagged ones."""
+    extra, args = _filters(5, hidden_for, tag)
     rows = await txn.fetch(
         f"SELECT {_COLS} FROM messages WHERE chat_id = $1 AND msg_id > $2 AND msg_id < $3"
-        f" AND {_LIVE}{hidden} ORDER BY msg_id DESC LIMIT $4",
-        chat_id, after, before, limit, *(() if hidden_for is None else (hidden_for,)),
+        f" AND {_LIVE}{extra} ORDER BY msg_id DESC LIMIT $4",
+        chat_id, after, before, limit, *args,
     )
     rows.reverse()
     return [message_from_row(r) for r in rows]
 
 
 async def oldest_after_txn(txn: Txn, chat_id: int, after: int, upto: int, limit: int, *,
-                           hidden_for: int | None = None) -> list[wire.Message]:
-    hidden = _not_hidden(5) if hidden_for is not None else ""
+                           hidden_for: int | None = None, tag: str | None = None
+                           ) -> list[wire.Message]:
+    extra, args = _filters(5, hidden_for, tag)
     rows = await txn.fetch(
         f"SELECT {_COLS} FROM messages WHERE chat_id = $1 AND msg_id > $2 AND msg_id <= $3"
-        f" AND {_LIVE}{hidden} ORDER BY msg_id LIMIT $4",
-        chat_id, after, upto, limit, *(() if hidden_for is None else (hidden_for,)),
+        f" AND {_LIVE}{extra} ORDER BY msg_id LIMIT $4",
+        chat_id, after, upto, limit, *args,
     )
     return [message_from_row(r) for r in rows]
 

@@ -101,6 +101,7 @@ class History(Params, frozen=True):
     before: Pts | None = None
     after: Pts | None = None
     limit: Int64 | None = None
+    tag: Text | None = None
 
 
 class GetMessages(Params, frozen=True):
