@@ -38,6 +38,7 @@ class Meta(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 _meta_decoder = msgspec.json.Decoder(Meta)
+_NO_META = Meta()
 
 
 def _json(value: Any) -> str | None:
@@ -57,24 +58,29 @@ class StoredMessage(msgspec.Struct, frozen=True):
     deleted_at: int | None
 
 
-def stored_from_row(r: Row) -> StoredMessage:
-    meta = _meta_decoder.decode(r[12]) if r[12] else Meta()
-    message = wire.Message(
-        chat_id=int(r[0]), msg_id=int(r[1]), sender_id=int(r[2]), date=int(r[3]), kind=r[4],
-        text=r[5], entities=_entities_decoder.decode(r[6]) if r[6] else None,
-        reply_to=r[7], file_id=r[8], local_id=r[9], recalled_at=r[10], recalled_by=r[11],
-        location=meta.location, system=meta.system,
-        forward_from=_forward_decoder.decode(r[13]) if r[13] else None,
-        reply_count=int(r[14]), reactions=_counts_decoder.decode(r[15]) if r[15] else {},
-        attributes=_object_decoder.decode(r[16]) if r[16] else None,
-        tags=_tags_decoder.decode(r[17]) if r[17] else [],
-        ttl_expires_at=r[18], burn_after_seconds=r[19],
-    )
-    return StoredMessage(message, r[20])
+# Shared empty values for the common case: a Message is frozen and nothing on
+# the server mutates these (msgspec would otherwise build new ones per row).
+_NO_COUNTS: dict[str, int] = {}
+_NO_TAGS: list[str] = []
+_NO_MINE: list[str] = []
 
 
 def message_from_row(r: Row) -> wire.Message:
-    return stored_from_row(r).message
+    """The hot path of every read: positional construction, and JSON columns
+    decoded only when set (most are NULL for most messages)."""
+    meta = _meta_decoder.decode(r[12]) if r[12] else _NO_META
+    return wire.Message(
+        int(r[0]), int(r[1]), int(r[2]), int(r[3]), r[4], r[5], r[7], r[9],
+        _entities_decoder.decode(r[6]) if r[6] else None, meta.location, r[8], r[10], r[11],
+        meta.system, _forward_decoder.decode(r[13]) if r[13] else None, None, int(r[14]),
+        _counts_decoder.decode(r[15]) if r[15] else _NO_COUNTS, _NO_MINE,
+        _object_decoder.decode(r[16]) if r[16] else None,
+        _tags_decoder.decode(r[17]) if r[17] else _NO_TAGS, r[18], r[19],
+    )
+
+
+def stored_from_row(r: Row) -> StoredMessage:
+    return StoredMessage(message_from_row(r), r[20])
 
 
 def message_row_values(m: wire.Message) -> tuple[Any, ...]:
