@@ -149,8 +149,8 @@ def restricts_to_chats(txn: Txn, chats: int) -> bool:
     """Whether a search over ``chats`` chats names them in the index query, or asks
     for the terms alone and keeps the matches in those chats. One chat is always
     named (its chat term is one more term to intersect). FTS5 walks the union of
-    a few chats' lists cheaply (measured with 1,000,000 messages: 20 chats 7–13
-    ms, 200 chats 43–86 ms); GIN evaluates every item of every named chat
+    a few chats' lists cheaply (measured with 1,000,000 messages: 20 chats 7-13
+    ms, 200 chats 43-86 ms); GIN evaluates every item of every named chat
     against every chat term (50 chats: 36 ms, against 0.7 ms for the terms
     alone), so on it the terms alone go with windows of days instead."""
     if chats == 1:
