@@ -4,7 +4,6 @@ the filters, cursor paging, bad input, and the method over WebSocket."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from tidings.services.container import Services
 from tidings.services.messages import SendRequest
 from tidings.services.search import SearchPage, SearchRequest, message_spans
 from tidings.services.visibility import OPEN
-from tidings.store import search
+from tidings.store import search, search_terms
 from tidings.store.chats import ChatRow, MemberRow
 from tidings.store.search_terms import SEP
 from tidings.testing import RecordingBus, running_server
@@ -367,32 +366,16 @@ def test_scope_spans_follow_the_access_rules(visibility: str, left_pts: int | No
     assert message_spans(row) == expected
 
 
-class _Engine:
-    search_index_ordered = False
+def test_day_cover_holds_every_day_once() -> None:
+    def days(term: str) -> range:
+        size, bucket = (int(x) for x in term[2:].split(SEP))
+        return range(bucket * size, bucket * size + size)
 
-
-class _Txn:
-    engine = _Engine()
-
-
-def test_day_windows_grow_by_eight_and_stop_at_the_floor() -> None:
-    def days(window: list[str] | None) -> list[tuple[int, int]]:
-        assert window is not None
-        out = []
-        for term in window:
-            level, bucket = (int(x) for x in term[2:].split(SEP))
-            out.append((bucket * level, bucket * level + level - 1))
-        return out
-
-    top = 8 * 64 * 3 + 64 * 2 + 8 * 3 + 5  # day 5 of an 8-block, ... of a 512-block
-    windows = search.day_windows(_Txn(), top, 0, small=False)  # type: ignore[arg-type]
-    covered = sorted(d for w in windows for d in days(w))
-    assert covered[0] == (0, 511) and covered[-1] == (top, top)
-    for (_, hi), (lo, _) in itertools.pairwise(covered):
-        assert lo == hi + 1  # every day once, no gaps
-    assert [len(w or []) for w in windows] == [1, 5, 3, 2, 1, 1, 1]
-    assert days(windows[0]) == [(top, top)]
-    assert max(len(w or []) for w in windows) <= 7
-    assert search.day_windows(_Txn(), top, top - 3, small=False)[1:] == [
-        [f"{SEP}d1{SEP}{top - 1}", f"{SEP}d1{SEP}{top - 2}", f"{SEP}d1{SEP}{top - 3}"]]
-    assert search.day_windows(_Txn(), top, 0, small=True) == [None]
+    for first, last in ((20717, 20717), (20700, 20717), (20000, 20717), (0, 1000),
+                        (255, 256), (1, 2)):
+        terms = search.day_cover(first, last)
+        covered = [d for t in terms for d in days(t)]
+        assert sorted(covered) == list(range(first, last + 1)), (first, last)
+        assert len(terms) <= 6 * (len(search_terms.DAY_LEVELS) - 1) + (last - first) // 256 + 1
+    assert search.day_cover(20700, 20717)[:2] == [f"{SEP}d1{SEP}20717", f"{SEP}d1{SEP}20716"]
+    assert search.day_cover(5, 4) == []

@@ -57,8 +57,7 @@ def test_index_entry_holds_the_terms_the_chat_and_the_days() -> None:
     assert index_entry(12, "Hi 你好") == f"hi 你好 {SEP}c12"
     day = 20717
     assert index_entry(12, "Hi", date=86400 * day + 5) == " ".join([
-        "hi", f"{SEP}c12", f"{SEP}d1{SEP}{day}", f"{SEP}d8{SEP}{day // 8}",
-        f"{SEP}d64{SEP}{day // 64}", f"{SEP}d512{SEP}{day // 512}"])
+        "hi", f"{SEP}c12", *(f"{SEP}d{n}{SEP}{day // n}" for n in (1, 4, 16, 64, 256))])
     assert index_entry(12, "!! 好") == ""  # nothing to find it by: not indexed
     assert day_term(8, 3) == f"{SEP}d8{SEP}3"
 

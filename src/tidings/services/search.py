@@ -13,12 +13,16 @@ One chat, or a few on SQLite, are named in the index query, so it never reads
 another chat's matches; otherwise the index is asked for the terms alone and
 the matches in the caller's chats are kept (``store.restricts_to_chats``
 says why). A chat's matches from before the caller's first span end that
-chat's part of the walk the first time one shows up.
+chat's part of the walk the first time one shows up. On PostgreSQL, whose GIN
+index returns a set to fetch and sort, a large search reads windows of days,
+newest first, each sized by the rate of matches found so far.
 
 Without ``query`` it is seed 002's QueryMessages: newest first by (date,
 chat_id, msg_id), each chat read through its indexes, chats in order of last
-activity, ``SPANS_PER_QUERY`` per statement, stopping once no further chat
-can hold anything newer than the page's last message.
+activity, up to ``SPANS_PER_QUERY`` per statement (each chat's newest page
+through its own index: ``Engine.rows_for_each``), and once the page is full
+only what is newer than its last message, stopping at the first chat that was
+last active before it.
 """
 
 from __future__ import annotations
@@ -70,9 +74,9 @@ class SearchPage(msgspec.Struct, frozen=True):
 SMALL_SCOPE = 5000  # pts: below it a set-returning index is read without day windows
 
 
-@dataclass
-class _Chat:
-    """One chat of the search's scope, as the caller may read it."""
+class _Chat(msgspec.Struct, gc=False):
+    """One chat of the search's scope, as the caller may read it (untracked by the
+    cyclic garbage collector, like ``store.ScopeRow``)."""
 
     chat_id: int
     spans: list[tuple[int, int]]  # message spans above the cleared floor, oldest first
@@ -233,29 +237,52 @@ class SearchService:
     async def _walk_txn(self, txn: Txn, req: SearchRequest, scope: list[_Chat], query: Query,
                         filters: store.Filters, cursor: _TextCursor | None, walk: _Walk
                         ) -> None:
-        """Matches newest first from the cursor down, window by window of days
-        where the index needs them, until the page is full."""
-        top, floor = self._days(req, scope, cursor)
-        small = sum(c.pts for c in scope) <= SMALL_SCOPE
+        """Matches newest first from the cursor down, until the page is full; on
+        an index that returns sets, window by window of days, each as long as
+        the rate found so far says the rest of the page needs (four times the
+        last while nothing is found), so a common term costs a few days of
+        matches and a rare one a few queries."""
+        below = wire.INT64_MAX if cursor is None else cursor.doc_id
         hidden_for = req.user_id if any(c.has_hidden for c in scope) else None
-        for window in store.day_windows(txn, top, floor, small=small):
-            below = wire.INT64_MAX if cursor is None else cursor.doc_id
-            while walk.active and not walk.full:
-                chat_ids = sorted(walk.active)
-                restrict = store.restricts_to_chats(txn, len(chat_ids))
-                text = store.text_query(txn, query.index_terms,
-                                         chat_ids if restrict else None, window)
-                batch = walk.need - len(walk.found)
-                hits = await store.text_hits_txn(
-                    txn, text, query.checks, below=below, limit=batch,
-                    chat_ids=None if restrict else chat_ids, filters=filters,
-                    hidden_for=hidden_for)
-                walk.take(hits)
-                if len(hits) < batch:
-                    break
-                below = hits[-1].doc_id
-            if walk.full or not walk.active:
+
+        async def read(window: store.Window) -> None:
+            await self._segment_txn(txn, query, filters, walk, window, below, hidden_for)
+
+        if not store.reads_in_windows(txn) or sum(c.pts for c in scope) <= SMALL_SCOPE:
+            await read(None)
+            return
+        top, floor = self._days(req, scope, cursor)
+        days, read_days = 1, 0
+        while top >= floor and walk.active and not walk.full:
+            first = max(floor, top - days + 1)
+            before = len(walk.found)
+            await read(store.day_cover(first, top))
+            read_days += top - first + 1
+            top = first - 1
+            found = len(walk.found) - before
+            wanted = walk.need - len(walk.found)
+            days = (days * 4 if not found else
+                    min(-(-wanted * read_days * 5 // (found * 4)), read_days * 8))
+
+    async def _segment_txn(self, txn: Txn, query: Query, filters: store.Filters,
+                           walk: _Walk, window: store.Window, below: int,
+                           hidden_for: int | None) -> None:
+        """Matches with ``doc_id < below`` (in ``window``), newest first, until the
+        page is full or they run out."""
+        while walk.active:
+            chat_ids = sorted(walk.active)
+            restrict = store.restricts_to_chats(txn, len(chat_ids))
+            text = store.text_query(txn, query.index_terms, chat_ids if restrict else None,
+                                    window)
+            batch = walk.need - len(walk.found)
+            hits = await store.text_hits_txn(
+                txn, text, query.checks, below=below, limit=batch,
+                chat_ids=None if restrict else chat_ids, filters=filters,
+                hidden_for=hidden_for)
+            walk.take(hits)
+            if walk.full or len(hits) < batch:
                 return
+            below = hits[-1].doc_id
 
     def _days(self, req: SearchRequest, scope: list[_Chat], cursor: _TextCursor | None
               ) -> tuple[int, int]:

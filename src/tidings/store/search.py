@@ -55,8 +55,10 @@ class _Args:
 
 # -- the caller's chats --------------------------------------------------------
 
-class ScopeRow(msgspec.Struct, frozen=True, array_like=True):
-    """What a search needs of one of the caller's memberships and its chat."""
+class ScopeRow(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """What a search needs of one of the caller's memberships and its chat (a
+    user in thousands of chats makes thousands: untracked by the cyclic garbage
+    collector, which otherwise pauses longer and more often)."""
 
     chat_id: int
     history_visibility: str
@@ -91,9 +93,6 @@ def searchable(m: wire.Message) -> bool:
 async def index_messages_txn(txn: Txn, written: list[wire.Message]) -> None:
     """Index the text of freshly written messages (in the transaction that writes
     them); messages without text, and system messages, are skipped."""
-    import os  # TEMPORARY A/B switch for measuring, removed before handing back
-    if os.environ.get("TIDINGS_AB_NO_INDEX"):
-        return
     ordered = txn.engine.search_index_ordered
     rows = []
     for m in written:
@@ -117,29 +116,26 @@ async def index_messages_txn(txn: Txn, written: list[wire.Message]) -> None:
 Window = list[str] | None  # day terms, at least one of which a match holds (None: any)
 
 
-def day_windows(txn: Txn, top_day: int, floor_day: int, *, small: bool) -> list[Window]:
-    """What a text search reads, newest first. An index that returns matches in
-    order, or a ``small`` scope, is read at once (``[None]``). Otherwise (GIN
-    returns a set that is fetched and sorted) the days are read in windows that
-    grow by eight: the newest day, the rest of its 8-day block, the rest of its
-    64-day block, the rest of its 512-day block, then one 512-day block at a
-    time down to ``floor_day``; each window is at most seven day terms, so a
-    common term costs the matches of a few days, a rare one a few queries."""
-    if txn.engine.search_index_ordered or small or top_day < floor_day:
-        return [None]
-    windows: list[Window] = [[search_terms.day_term(1, top_day)]]
-    for level, outer in zip(search_terms.DAY_LEVELS, search_terms.DAY_LEVELS[1:],
-                            strict=False):
-        bucket = top_day // level
-        first = bucket - bucket % (outer // level)
-        terms = [search_terms.day_term(level, b) for b in range(bucket - 1, first - 1, -1)
-                 if (b + 1) * level > floor_day]
-        if terms:
-            windows.append(terms)
-    top = search_terms.DAY_LEVELS[-1]
-    windows += [[search_terms.day_term(top, b)]
-                for b in range(top_day // top - 1, floor_day // top - 1, -1)]
-    return windows
+def reads_in_windows(txn: Txn) -> bool:
+    """Whether a large search should read the index window by window of days:
+    FTS5 returns matches newest first and stops at the page; GIN returns every
+    match as a set to fetch and sort, so a search narrows it to the newest days
+    that can fill the page."""
+    return not txn.engine.search_index_ordered
+
+
+def day_cover(first: int, last: int) -> list[str]:
+    """Day terms that together hold exactly the days ``first``..``last``: whole
+    aligned blocks of 256, 64, 16, 4 or 1 days (at most three of a size at each
+    end of the range), newest first."""
+    levels = search_terms.DAY_LEVELS
+    terms = []
+    day = last
+    while day >= first:
+        size = next(n for n in reversed(levels) if (day + 1) % n == 0 and day - n + 1 >= first)
+        terms.append(search_terms.day_term(size, day // size))
+        day -= size
+    return terms
 
 
 RESTRICT_CHATS = 32
@@ -213,10 +209,11 @@ async def text_hits_txn(txn: Txn, query: str, checks: list[str], *, below: int, 
            " JOIN messages m ON m.chat_id = s.chat_id AND m.msg_id = s.msg_id"
            f" WHERE {txn.engine.search_match('s.terms', 1)} AND {doc} < $2"
            " AND m.deleted_at IS NULL AND m.recalled_at IS NULL")
-    if chat_ids is not None:
-        cond, args = txn.engine.any_of("s.chat_id", len(a.values) + 1, chat_ids)
+    if chat_ids is not None:  # a subquery: hashed or indexed once, not a list per row
+        keys, args = txn.engine.keys_table("k", [("chat_id", "bigint")], len(a.values) + 1,
+                                           [(c,) for c in chat_ids])
         a.values += args
-        sql += f" AND {cond}"
+        sql += f" AND s.chat_id IN (SELECT k.chat_id FROM {keys})"
     for check in checks:  # CJK only: no LIKE wildcards, no case
         sql += f" AND m.text LIKE {a('%' + check + '%')}"
     sql += _filter_sql(a, filters)
@@ -279,8 +276,8 @@ async def filtered_txn(txn: Txn, spans: list[Span], *, before: Position | None, 
     drive = None
     if filters.sender_id is not None:
         drive = f"x.sender_id = {a(filters.sender_id)}"
-    elif filters.kind is not None and filters.kind != "text":
-        drive = f"x.kind = {a(filters.kind)} AND x.kind <> 'text'"
+    elif filters.kind is not None and filters.kind != "text":  # its index holds date
+        drive = f"x.kind = {a(filters.kind)} AND x.kind <> 'text' AND x.date >= $2 AND x.date <= $3"
     date = "m.date" if drive is None and filters.tag is None else "+m.date"
     sql = _filter_sql(a, msgspec.structs.replace(filters, since=None, until=None))
     if drive is not None:

@@ -12,9 +12,10 @@ A text is cut into
 
 A message's entry holds its terms, a term naming its chat (``·c12``: the
 middle dot never occurs in a word, so no text can forge it) and, for an index
-that cannot return matches in order (GIN), terms naming its day at four
-granularities (``·d1·20717``: day 20717; ``·d8·2589``: its block of 8 days;
-``·d64·``, ``·d512·``), so a search reads the newest days first. Terms carry
+that cannot return matches in order (GIN), terms naming its day at five
+granularities (``·d1·20717``: day 20717; ``·d4·5179``: its block of 4 days;
+``·d16·``, ``·d64·``, ``·d256·``), so a search can read any range of days
+through a few terms, newest first. Terms carry
 no positions: the index answers "holds every term", and a CJK query longer
 than two characters is confirmed against the text in the same statement.
 
@@ -47,7 +48,7 @@ _ASCII_WORDS = re.compile("[a-z0-9]+")
 MAX_TERM = 100  # longer words are not indexed (PostgreSQL caps a lexeme at 2 KB)
 SEP = "\u00b7"  # starts the terms that are not words: not a letter, so never in one
 DAY = 86400
-DAY_LEVELS = (1, 8, 64, 512)  # days per bucket of the day terms
+DAY_LEVELS = (1, 4, 16, 64, 256)  # days per bucket of the day terms
 
 
 def _bigrams(run: str) -> list[str]:
