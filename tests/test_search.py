@@ -379,3 +379,17 @@ def test_day_cover_holds_every_day_once() -> None:
         assert len(terms) <= 6 * (len(search_terms.DAY_LEVELS) - 1) + (last - first) // 256 + 1
     assert search.day_cover(20700, 20717)[:2] == [f"{SEP}d1{SEP}20717", f"{SEP}d1{SEP}20716"]
     assert search.day_cover(5, 4) == []
+
+
+async def test_the_search_bench_runs_and_finds_what_it_asks(tmp_path: Any,
+                                                            database_url: str | None) -> None:
+    from tidings.bench.search import SearchBenchParams, run_engine
+
+    params = SearchBenchParams(messages=3000, chats=12, users=10, members=4, searchers=3,
+                               user_chats=5, days=30, queries=6, batch=1000)
+    engine = "sqlite" if database_url is None else "postgres"
+    rows = await run_engine(tmp_path / "bench", database_url, engine, params, lambda _: None)
+    assert [(r.scope, r.kind) for r in rows] == [
+        (scope, kind) for scope in ("chat", "all", "every") for kind in ("zh2", "en", "filter")]
+    assert all(r.ok and r.queries == 6 for r in rows)
+    assert sum(r.mean_results for r in rows) > 0
