@@ -21,6 +21,7 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 
+from tidings import wire
 from tidings.client import (
     CHAT_RELOADED,
     Client,
@@ -326,7 +327,7 @@ async def test_push_gap_fetches_chat_difference_once_and_ignores_duplicates(
         await settle(c, server, lambda c: c.chats[12].pts == 9)
         view = c.chats[12]
         assert sorted(view.messages) == [5, 6, 7, 8]
-        assert view.messages[6] == message(12, 6)
+        assert view.messages[6] == wire.with_message_defaults(message(12, 6))
         assert view.messages[5]["text"] is None
         assert view.messages[5]["recalled_by"] == 2
         assert view.messages[5]["recalled_at"] == 1_800_000_100

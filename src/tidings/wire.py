@@ -76,7 +76,7 @@ class ReplyPreview(msgspec.Struct, frozen=True):
     state: Literal["ok", "recalled", "deleted"] = "ok"
 
 
-class Message(msgspec.Struct, frozen=True):
+class Message(msgspec.Struct, frozen=True, omit_defaults=True):
     chat_id: int
     msg_id: int
     sender_id: int
@@ -101,6 +101,27 @@ class Message(msgspec.Struct, frozen=True):
     tags: list[str] = []
     ttl_expires_at: int | None = None  # auto-delete (chat message_ttl) or burn-after-read
     burn_after_seconds: int | None = None
+
+
+def with_message_defaults(message: dict[str, Any]) -> dict[str, Any]:
+    """A wire message (a JSON object) with every field present. The server omits
+    the fields at their default (``omit_defaults``: a history page is a third
+    of the bytes); a client that keeps messages as dicts fills them back in."""
+    full: dict[str, Any] = {
+        f.name: f.default_factory() if f.default_factory is not msgspec.NODEFAULT else f.default
+        for f in _DEFAULTED_FIELDS}
+    full.update(message)
+    return full
+
+
+# Shared empty values for building a Message positionally on the hot paths
+# (send, history): a Message is frozen and nothing on the server mutates them,
+# where msgspec would otherwise build new ones per message.
+NO_REACTIONS: dict[str, int] = {}
+NO_STRINGS: list[str] = []
+
+
+_DEFAULTED_FIELDS = [f for f in msgspec.structs.fields(Message) if not f.required]
 
 
 class Chat(msgspec.Struct, frozen=True):

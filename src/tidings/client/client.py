@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from tidings import wire
 from tidings.client.backoff import backoff_delays
 from tidings.client.connection import Connection
 from tidings.client.errors import UNAUTHORIZED, ClientError, ConnectionLost, TidingsClientError
@@ -230,7 +231,7 @@ class Client:
         params["chat_id"] = chat_id
         params["local_id"] = local_id or uuid.uuid4().hex
         result = await self.call("message.send", params)
-        message: dict[str, Any] = result["message"]
+        message = wire.with_message_defaults(result["message"])
         await self._sync.record_sent(message)
         return message
 
@@ -276,13 +277,14 @@ class Client:
         after: int | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """One raw ``message.history`` page (ascending); the views are not touched."""
+        """One ``message.history`` page (ascending; every message with all its
+        fields); the views are not touched."""
         params: dict[str, Any] = {"chat_id": chat_id}
         for key, value in (("before", before), ("after", after), ("limit", limit)):
             if value is not None:
                 params[key] = value
-        messages: list[dict[str, Any]] = (await self.call("message.history", params))["messages"]
-        return messages
+        page = await self.call("message.history", params)
+        return [wire.with_message_defaults(m) for m in page["messages"]]
 
     async def mark_read(self, chat_id: int, pts: int) -> int:
         result = await self.call("read.mark", {"chat_id": chat_id, "pts": pts})

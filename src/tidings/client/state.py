@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tidings import wire
+
 
 @dataclass
 class ChatView:
@@ -71,10 +73,11 @@ class SyncState:
 
 def store_message(view: ChatView, message: dict[str, Any]) -> None:
     """Keep the latest version of a message (a copy: the update that carried it is
-    handed to listeners and must not change under them when a recall arrives)."""
+    handed to listeners and must not change under them when a recall arrives),
+    with the fields the server omits at their default filled in."""
     msg_id = message.get("msg_id")
     if isinstance(msg_id, int):
-        view.messages[msg_id] = dict(message)
+        view.messages[msg_id] = wire.with_message_defaults(message)
 
 
 def apply_dialog_update(view: ChatView, update: dict[str, Any]) -> None:

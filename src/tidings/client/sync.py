@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tidings import wire
 from tidings.client.errors import ClientError, TidingsClientError
 from tidings.client.events import CHAT_RELOADED, Update, UpdateHub
 from tidings.client.state import (
@@ -243,7 +244,7 @@ class Synchronizer:
                 params["before"] = before
             result = await self._call("message.history", params)
             page = [
-                m
+                wire.with_message_defaults(m)
                 for m in result.get("messages") or ()
                 if isinstance(m, dict) and isinstance(m.get("msg_id"), int)
             ]

@@ -58,13 +58,6 @@ class StoredMessage(msgspec.Struct, frozen=True):
     deleted_at: int | None
 
 
-# Shared empty values for the common case: a Message is frozen and nothing on
-# the server mutates these (msgspec would otherwise build new ones per row).
-_NO_COUNTS: dict[str, int] = {}
-_NO_TAGS: list[str] = []
-_NO_MINE: list[str] = []
-
-
 def message_from_row(r: Row) -> wire.Message:
     """The hot path of every read: positional construction, and JSON columns
     decoded only when set (most are NULL for most messages)."""
@@ -73,9 +66,9 @@ def message_from_row(r: Row) -> wire.Message:
         int(r[0]), int(r[1]), int(r[2]), int(r[3]), r[4], r[5], r[7], r[9],
         _entities_decoder.decode(r[6]) if r[6] else None, meta.location, r[8], r[10], r[11],
         meta.system, _forward_decoder.decode(r[13]) if r[13] else None, None, int(r[14]),
-        _counts_decoder.decode(r[15]) if r[15] else _NO_COUNTS, _NO_MINE,
+        _counts_decoder.decode(r[15]) if r[15] else wire.NO_REACTIONS, wire.NO_STRINGS,
         _object_decoder.decode(r[16]) if r[16] else None,
-        _tags_decoder.decode(r[17]) if r[17] else _NO_TAGS, r[18], r[19],
+        _tags_decoder.decode(r[17]) if r[17] else wire.NO_STRINGS, r[18], r[19],
     )
 
 
@@ -84,11 +77,17 @@ def stored_from_row(r: Row) -> StoredMessage:
 
 
 def message_row_values(m: wire.Message) -> tuple[Any, ...]:
+    """The send hot path: a fresh message has its JSON columns unset, so each is
+    tested before anything is built or encoded."""
+    meta = (encode_meta(Meta(m.location, m.system))
+            if m.location is not None or m.system is not None else None)
     return (
-        m.chat_id, m.msg_id, m.sender_id, m.date, m.kind, m.text, _json(m.entities),
-        m.reply_to, m.file_id, m.local_id, m.recalled_at, m.recalled_by,
-        encode_meta(Meta(location=m.location, system=m.system)), _json(m.forward_from),
-        m.reply_count, _json(m.reactions), _json(m.attributes), _json(m.tags),
+        m.chat_id, m.msg_id, m.sender_id, m.date, m.kind, m.text,
+        _json(m.entities) if m.entities else None, m.reply_to, m.file_id, m.local_id,
+        m.recalled_at, m.recalled_by, meta,
+        _json(m.forward_from) if m.forward_from is not None else None, m.reply_count,
+        _json(m.reactions) if m.reactions else None,
+        _json(m.attributes) if m.attributes else None, _json(m.tags) if m.tags else None,
         m.ttl_expires_at, m.burn_after_seconds,
     )
 

@@ -10,7 +10,8 @@ deleted and recalled messages, so a stale row costs a lookup, never a wrong
 result.
 
 Queries without text (seed 002's QueryMessages) read ``messages`` through its
-indexes: ``messages_by_date`` (chat, date, msg_id), ``messages_by_sender``,
+indexes: ``messages_by_date`` (chat, date, msg_id), ``messages_by_local_id`` (chat,
+sender, local_id: a sender's messages),
 ``messages_by_kind`` (kinds other than text) and ``message_tags``.
 """
 
