@@ -15,10 +15,11 @@ FORBIDDEN = {
     "store": {"services", "api", "transport", "bus", "client", "jobs"},
     "db": {"store", "services", "api", "transport", "bus", "client", "jobs"},
     "bus": {"store", "services", "api", "transport", "client", "jobs"},
+    "media": {"store", "db", "services", "api", "transport", "bus", "client", "jobs"},
     "services": {"api", "transport", "client", "jobs"},
     "api": {"transport", "client"},
     "jobs": {"api", "transport", "client"},
-    "client": {"store", "db", "services", "api", "transport", "bus", "app"},
+    "client": {"store", "db", "services", "api", "transport", "bus", "app", "media"},
 }
 
 

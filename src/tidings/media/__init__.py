@@ -1,0 +1,1 @@
+"""Media lifecycle and blob storage."""
