@@ -239,7 +239,7 @@ async def test_the_sweeper_is_one_job_that_reschedules_itself(sv: Services,
     for _ in range(3):
         await runner.run_due()
         clock.advance(sv.settings.jobs_interval_seconds)
-    [sweeper] = await sv.db.read("t", lambda txn: job_store.list_txn(txn))
+    [sweeper] = await sv.db.read("t", lambda txn: job_store.list_txn(txn, "message_ttl"))
     assert (sweeper.kind, sweeper.dedupe_key, sweeper.attempts) == (
         "message_ttl", "message_ttl", 0)
     assert sweeper.run_at == clock.now()

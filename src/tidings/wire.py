@@ -7,6 +7,7 @@ Request parameter schemas live in ``tidings.api.schemas``.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -26,6 +27,12 @@ Id = Annotated[int, msgspec.Meta(ge=1, le=INT64_MAX)]  # user, chat, msg, device
 Pts = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]  # pts, seq, cursors, timestamps
 Int64 = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]  # checked by the service
 Text = Annotated[str, msgspec.Meta(pattern=SAFE_TEXT_PATTERN)]
+_SAFE_TEXT = re.compile(SAFE_TEXT_PATTERN)
+
+
+def is_safe_text(value: str) -> bool:
+    """What ``Text`` accepts, for strings that arrive outside a schema (HTTP query)."""
+    return _SAFE_TEXT.match(value) is not None
 Latitude = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]
 Longitude = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
 
@@ -76,6 +83,28 @@ class ReplyPreview(msgspec.Struct, frozen=True):
     state: Literal["ok", "recalled", "deleted"] = "ok"
 
 
+class FileInfo(msgspec.Struct, frozen=True):
+    """A file as a viewer sees it now (``files`` is its one source of truth;
+    messages only reference it). ``actions``: what this viewer may do now; a
+    pushed update is one frame for every member, so there it is empty."""
+
+    file_id: int
+    kind: str
+    name: str
+    mime: str
+    size: int
+    sha256: str
+    status: str  # active | expired | deleted | archived
+    expires_at: int | None
+    preserved_by: str | None  # chat_pool | sender | subscription
+    width: int | None = None
+    height: int | None = None
+    thumbnail: bool = False
+    created_at: int = 0
+    expiring_soon: bool = False
+    actions: list[str] = []
+
+
 class Message(msgspec.Struct, frozen=True, omit_defaults=True):
     chat_id: int
     msg_id: int
@@ -101,6 +130,7 @@ class Message(msgspec.Struct, frozen=True, omit_defaults=True):
     tags: list[str] = []
     ttl_expires_at: int | None = None  # auto-delete (chat message_ttl) or burn-after-read
     burn_after_seconds: int | None = None
+    file: FileInfo | None = None  # for image, video, audio and file messages
 
 
 def with_message_defaults(message: dict[str, Any]) -> dict[str, Any]:
@@ -194,6 +224,17 @@ CHAT_UPDATE_KINDS = (
     "message.pinned",  # msg_id, by
     "message.unpinned",  # msg_id, by
     "message.attributes",  # msg_id, attributes, tags, by
+    # Media lifecycle (a file's new state, in every chat whose messages show it):
+    "media.expired",  # file_id, msg_ids, file
+    "media.deleted",  # file_id, msg_ids, file
+    "media.renewed",  # file_id, msg_ids, file, by
+    "media.preserved",  # file_id, msg_ids, file, by
+    "media.released",  # file_id, msg_ids, file, by
+    "media.updated",  # file_id, msg_ids, file (a new deadline from a changed setting)
+    "media.renewal_requested",  # request_id, msg_id, file_id, user_id
+    "media.renewal_decided",  # request_id, msg_id, state (approved | rejected), by
+    "pool.updated",  # pool: {enabled, capacity, used, files}, by
+    "chat.updated",  # storage: {media_ttl_seconds, cleanup}, by
 )
 # User update kinds (per-user seq log):
 USER_UPDATE_KINDS = (
@@ -211,6 +252,7 @@ USER_UPDATE_KINDS = (
     "dialog.hidden",  # chat_id, hidden_pts (back with the first message after it)
     "dialog.muted",  # chat_id, muted_until (0 = not muted)
     "export.ready",  # job_id, chat_id, state (done | failed), url, error
+    "quota.updated",  # quota: {quota, used, free, files} (my custody changed)
 )
 
 

@@ -117,6 +117,10 @@ def clear_upto(view: ChatView, upto: object) -> None:
         view.cleared_upto = max(view.cleared_upto, upto)
 
 
+MEDIA_STATE_KINDS = frozenset({"media.expired", "media.deleted", "media.renewed",
+                               "media.preserved", "media.released", "media.updated"})
+
+
 def apply_chat_update(view: ChatView, update: dict[str, Any]) -> None:
     """Apply the effect of one chat update; the caller checked the pts order and
     moves ``view.pts`` itself.  Unknown kinds only advance pts (forward compatible)."""
@@ -147,6 +151,13 @@ def apply_chat_update(view: ChatView, update: dict[str, Any]) -> None:
         clear_upto(view, update.get("upto_pts"))
     elif kind in ("message.reactions", "message.attributes"):
         apply_message_extras(view, update)
+    elif kind in MEDIA_STATE_KINDS and isinstance(update.get("file"), dict):
+        # The file's new state for every message showing it (no viewer actions
+        # in a pushed update: it is one frame for every member).
+        for msg_id in update.get("msg_ids") or ():
+            stored = view.messages.get(msg_id) if isinstance(msg_id, int) else None
+            if stored is not None:
+                stored["file"] = dict(update["file"])
     elif kind == "message.pinned" and isinstance(update.get("msg_id"), int):
         if update["msg_id"] > view.cleared_upto:  # a cleared message is out of view
             view.pinned.add(update["msg_id"])

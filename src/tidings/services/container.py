@@ -9,6 +9,7 @@ from tidings.clock import Clock
 from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
+from tidings.media.blobs import open_blob_store
 from tidings.services.auth import AuthService
 from tidings.services.chats import ChatService
 from tidings.services.credentials import Passwords, Tokens
@@ -16,8 +17,12 @@ from tidings.services.deletion import DeletionService
 from tidings.services.devices import DeviceService
 from tidings.services.dialogs import DialogService
 from tidings.services.exports import ExportService
+from tidings.services.file_views import FileViews
+from tidings.services.files import FileService
 from tidings.services.forward import ForwardService
 from tidings.services.hub import LiveHub
+from tidings.services.media import MediaService
+from tidings.services.media_expiry import MediaExpiry
 from tidings.services.message_attributes import MessageAttributeService
 from tidings.services.message_ttl import MessageTtlService
 from tidings.services.messages import MessageService
@@ -57,6 +62,10 @@ class Services:
     sync: SyncService
     timeline: TimelineService
     visibility: VisibilityCache
+    file_views: FileViews
+    files: FileService
+    media: MediaService
+    media_expiry: MediaExpiry
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock, db: Database, bus: Bus, secret: str
@@ -65,27 +74,38 @@ class Services:
         passwords = Passwords(time_cost=settings.argon2_time_cost,
                               memory_cost_kib=settings.argon2_memory_cost_kib,
                               parallelism=settings.argon2_parallelism)
-        sender = MessageService(db, bus, clock, settings)
+        file_views = FileViews(clock, settings)
+        blobs = open_blob_store(
+            settings.blob_store, root=settings.media_path / "blobs",
+            s3_endpoint=settings.s3_endpoint, s3_bucket=settings.s3_bucket,
+            s3_access_key=settings.s3_access_key, s3_secret_key=settings.s3_secret_key,
+            s3_region=settings.s3_region)
+        media = MediaService(db, bus, clock, settings, file_views)
+        sender = MessageService(db, bus, clock, settings, media, file_views)
         return cls(
             settings=settings, clock=clock, db=db, bus=bus, hub=LiveHub(),
             auth=AuthService(db, clock, settings, passwords, Tokens(secret)),
             devices=DeviceService(db, bus, clock),
             users=UserService(db, settings.max_user_ids_per_call),
             chats=ChatService(db, bus, clock, settings),
-            dialogs=DialogService(db, bus, clock, settings),
+            dialogs=DialogService(db, bus, clock, settings, file_views),
             messages=sender,
             deletion=DeletionService(db, bus, clock, settings),
-            exports=ExportService(db, bus, clock, settings),
+            exports=ExportService(db, bus, clock, settings, file_views),
             forward=ForwardService(db, settings, visibility, sender),
             reactions=ReactionService(db, bus, clock, settings),
             pins=PinService(db, bus, clock, settings),
             message_attributes=MessageAttributeService(db, bus, clock, settings),
             message_ttl=MessageTtlService(db, bus, clock, settings),
             reads=ReadService(db, bus, clock),
-            search=SearchService(db, settings),
-            sync=SyncService(db, settings),
-            timeline=TimelineService(db, settings, visibility),
+            search=SearchService(db, settings, file_views),
+            sync=SyncService(db, settings, file_views),
+            timeline=TimelineService(db, settings, visibility, file_views),
             visibility=visibility,
+            file_views=file_views,
+            files=FileService(db, clock, settings, blobs, file_views),
+            media=media,
+            media_expiry=MediaExpiry(bus, clock, settings, blobs, file_views, media),
         )
 
     async def start(self) -> None:
@@ -99,6 +119,7 @@ class Services:
     async def stop(self) -> None:
         await self.messages.stop()
         await self.bus.close()
+        await self.files.close()
 
     async def followed_chats(self, user_id: int) -> list[int]:
         """The chats whose updates a newly connected device of this user receives."""

@@ -36,6 +36,7 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import forbidden, invalid
 from tidings.services import access
+from tidings.services.file_views import FileViews
 from tidings.services.notify import publish_user_on_commit
 from tidings.store import chats, dialogs, updates
 from tidings.store.chats import ChatRow, MemberRow
@@ -58,11 +59,13 @@ class MentionPage(msgspec.Struct, frozen=True):
 
 
 class DialogService:
-    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings) -> None:
+    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings,
+                 file_views: FileViews) -> None:
         self._db = db
         self._bus = bus
         self._clock = clock
         self._settings = settings
+        self._file_views = file_views
 
     # -- the list ------------------------------------------------------------------
     async def list_dialogs(self, user_id: int, limit: int | None = None,
@@ -114,6 +117,10 @@ class DialogService:
             if found is not None:
                 previews[chat_id] = found
         stored = await dialogs.stored_messages_txn(txn, sorted(previews.items()))
+        for chat_id, s in list(stored.items()):
+            if s.message.file_id is not None:  # the preview shows its file's state
+                shown = await self._file_views.attach_txn(txn, user_id, chat_id, [s.message])
+                stored[chat_id] = msgspec.structs.replace(s, message=shown[0])
         return [_dialog(member, chat, stats.get(chat.chat_id, (0, 0, None)),
                         stored.get(chat.chat_id)) for member, chat in page]
 

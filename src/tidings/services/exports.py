@@ -61,6 +61,7 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
 from tidings.services import access, export_render
+from tidings.services.file_views import FileViews
 from tidings.services.notify import publish_user_on_commit
 from tidings.services.timeline import decorate_txn
 from tidings.store import chats, updates, users
@@ -177,11 +178,13 @@ def _remove(path: Path) -> None:
 
 
 class ExportService:
-    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings) -> None:
+    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings,
+                 file_views: FileViews) -> None:
         self._db = db
         self._bus = bus
         self._clock = clock
         self._settings = settings
+        self._file_views = file_views
         self.directory = settings.export_dir or settings.data_dir / "exports"
 
     # -- requests
@@ -316,7 +319,7 @@ class ExportService:
         cursor = page[-1].msg_id if len(page) >= limit else end
         done = cursor >= row.upto_pts
         page = await decorate_txn(txn, row.user_id, row.chat_id, page, spans,
-                                  s.reply_preview_chars)
+                                  s.reply_preview_chars, self._file_views)
         render = await self._renderer_txn(txn, chat, row, page, done)
         path = self._path(row)
         try:

@@ -22,11 +22,13 @@ from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, StorageRejected, TidingsError, forbidden, invalid
 from tidings.services import access
 from tidings.services.deletion import tell_former_members_txn
+from tidings.services.file_views import FileViews
 from tidings.services.group_commit import GroupCommitter
+from tidings.services.media import MediaService
 from tidings.services.message_targets import lock_membership_txn
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
 from tidings.services.timeline import preview_of
-from tidings.store import chats, messages, search, updates
+from tidings.store import chats, files, messages, search, updates
 
 MESSAGES_SENT = Counter("tidings_messages_sent_total", "Messages committed")
 
@@ -53,6 +55,7 @@ class _BatchCheck:
         self.first_of: dict[tuple[int, int, str], int] = {}  # key -> first request with it
         self.accepted: list[int] = []  # requests that will get a new message
         self.previews: dict[int, wire.ReplyPreview] = {}  # request -> its reply's preview
+        self.files: dict[int, files.FileRow] = {}  # file_id -> its row, for media sends
 
     def resolve(self, batch: list[SendRequest]) -> list[wire.Message | TidingsError]:
         """Every request's outcome; a repeat within the batch shares its first's."""
@@ -110,11 +113,14 @@ def _check_mentions(req: SendRequest, member: chats.MemberRow,
 
 
 class MessageService:
-    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings) -> None:
+    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings,
+                 media: MediaService, file_views: FileViews) -> None:
         self._db = db
         self._bus = bus
         self._clock = clock
         self._settings = settings
+        self._media = media
+        self._file_views = file_views
         # One committer per lane, each chat always in the same lane: lanes never
         # lock the same chat rows, so on PostgreSQL one lane's Python work overlaps
         # another's database work (SQLite's single writer has one lane).
@@ -156,9 +162,9 @@ class MessageService:
                 1 <= req.burn_after_seconds <= s.max_burn_after_seconds):
             raise invalid(f"burn_after_seconds must be 1 to {s.max_burn_after_seconds}",
                           field="burn_after_seconds")
-        if req.kind in wire.MEDIA_KINDS or req.file_id is not None:
-            raise invalid("media messages need an uploaded file; uploads are not available "
-                          "in this version", field="file_id")
+        if (req.kind in wire.MEDIA_KINDS) != (req.file_id is not None):
+            raise invalid("image, video, audio and file messages need file_id (from POST "
+                          "/files), and other kinds take none", field="file_id")
         self._check_entities(req)
 
     def _check_entities(self, req: SendRequest) -> None:
@@ -231,7 +237,34 @@ class MessageService:
             except TidingsError as exc:
                 check.results[i] = exc
         await self._check_replies_txn(txn, batch, check, chat_rows, members)
+        if any(batch[i].file_id is not None for i in check.accepted):
+            await self._check_files_txn(txn, batch, check)
         return check
+
+    async def _check_files_txn(self, txn: Txn, batch: list[SendRequest],
+                               check: _BatchCheck) -> None:
+        """A media message shows a file the sender uploaded (unused or already
+        sent), or, for a forward, the original's file (the forward service checked
+        the sender sees it). The file must still hold its bytes."""
+        wanted = [r.file_id for i in check.accepted if (r := batch[i]).file_id is not None]
+        found = await files.get_files_txn(txn, [f for f in wanted if f is not None])
+        for i in check.accepted:
+            req = batch[i]
+            if req.file_id is None or check.results[i] is not None:
+                continue
+            f = found.get(req.file_id)
+            if f is None or (f.uploader_id != req.user_id and req.forward_from is None):
+                check.results[i] = TidingsError(ErrorCode.NOT_FOUND, f"no file {req.file_id}",
+                                                field="file_id")
+            elif f.kind != req.kind:
+                check.results[i] = invalid(f"file {req.file_id} is a {f.kind} file, not "
+                                           f"{req.kind}", field="kind")
+            elif f.status != "active":
+                code = ErrorCode.MEDIA_EXPIRED if f.status == "expired" else ErrorCode.MEDIA_GONE
+                check.results[i] = TidingsError(code, f"file {req.file_id} is {f.status}",
+                                                field="file_id", status=f.status)
+            else:
+                check.files[req.file_id] = f
 
     async def _write_batch_txn(self, txn: Txn, batch: list[SendRequest],
                                to_write: dict[int, list[int]], check: _BatchCheck,
@@ -244,6 +277,8 @@ class MessageService:
             fresh = [self._new_message(batch[i], firsts[chat_id] + k, now, ttl,
                                        check.previews.get(i))
                      for k, i in enumerate(indexes)]
+            if check.files:
+                fresh = await self._with_files_txn(txn, chat_id, fresh, check, now)
             for i, m in zip(indexes, fresh, strict=True):
                 check.results[i] = m
             written += fresh
@@ -256,6 +291,22 @@ class MessageService:
         await search.index_messages_txn(txn, written)
         await self._write_mentions_txn(txn, batch, to_write, check, now)
         txn.call_after(lambda: MESSAGES_SENT.inc(len(written)))
+
+    async def _with_files_txn(self, txn: Txn, chat_id: int, fresh: list[wire.Message],
+                              check: _BatchCheck, now: int) -> list[wire.Message]:
+        """A file sent for the first time makes this chat its home: its lifetime
+        is now this chat's. Each media message carries its file's state."""
+        out = []
+        for m in fresh:
+            f = None if m.file_id is None else check.files.get(m.file_id)
+            if f is None:
+                out.append(m)
+                continue
+            if f.chat_id is None:
+                f = await self._media.bind_home_txn(txn, f, chat_id, now)
+                check.files[f.file_id] = f
+            out.append(msgspec.structs.replace(m, file=self._file_views.info(f)))
+        return out
 
     async def _write_mentions_txn(self, txn: Txn, batch: list[SendRequest],
                                   to_write: dict[int, list[int]], check: _BatchCheck, now: int

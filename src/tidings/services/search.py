@@ -39,6 +39,7 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import invalid
 from tidings.services import access
+from tidings.services.file_views import FileViews
 from tidings.services.message_attributes import normalize_tag
 from tidings.services.timeline import decorate_txn
 from tidings.services.visibility import OPEN
@@ -159,9 +160,10 @@ def _decode_cursor(cursor: str, kind: str, parts: int) -> list[int]:
 
 
 class SearchService:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, file_views: FileViews) -> None:
         self._db = db
         self._settings = settings
+        self._file_views = file_views
 
     async def search(self, req: SearchRequest) -> SearchPage:
         limit, query, filters = self._check(req)
@@ -335,6 +337,7 @@ class SearchService:
         for chat_id in sorted({m.chat_id for m in page}):
             own = [m for m in page if m.chat_id == chat_id]
             for m in await decorate_txn(txn, viewer, chat_id, own, by_chat[chat_id].spans,
-                                        self._settings.reply_preview_chars):
+                                        self._settings.reply_preview_chars,
+                                        self._file_views):
                 decorated[(m.chat_id, m.msg_id)] = m
         return [decorated[(m.chat_id, m.msg_id)] for m in page]

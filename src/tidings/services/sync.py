@@ -19,6 +19,7 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.services import access
+from tidings.services.file_views import FileViews
 from tidings.services.timeline import decorate_txn
 from tidings.store import chats, messages, updates
 
@@ -43,9 +44,10 @@ class State(msgspec.Struct, frozen=True):
 
 
 class SyncService:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, file_views: FileViews) -> None:
         self._db = db
         self._settings = settings
+        self._file_views = file_views
 
     def _limit(self, limit: int | None) -> int:
         if limit is None:
@@ -116,7 +118,7 @@ class SyncService:
                 txn, chat.chat_id, lower, upto, hidden_for=hidden_for)
             msgs = await decorate_txn(txn, member.user_id, chat.chat_id, msgs,
                                       access.message_spans(chat, member),
-                                      self._settings.reply_preview_chars)
+                                      self._settings.reply_preview_chars, self._file_views)
             others = await updates.chat_updates_range_txn(txn, chat.chat_id, after, upto)
             merged += heapq.merge((wire.message_update(m) for m in msgs), others,
                                   key=lambda u: int(u["pts"]))

@@ -21,6 +21,7 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, invalid
 from tidings.services import access
+from tidings.services.file_views import FileViews
 from tidings.services.message_attributes import normalize_tag
 from tidings.services.visibility import VisibilityCache
 from tidings.store import messages, reactions
@@ -48,10 +49,12 @@ def preview_of(parent: messages.StoredMessage | None, reply_to: int, chars: int
 
 
 async def decorate_txn(txn: Txn, viewer: int, chat_id: int, found: list[wire.Message],
-                       spans: list[tuple[int, int]], preview_chars: int) -> list[wire.Message]:
+                       spans: list[tuple[int, int]], preview_chars: int,
+                       file_views: FileViews) -> list[wire.Message]:
     """Messages as this viewer sees them now: each reply's ``reply_preview`` from
-    its parent's current state, and ``my_reactions``. One query each for the
-    page, and none when nothing on it is a reply or carries reactions."""
+    its parent's current state, ``my_reactions``, and each media message's
+    ``file`` with this viewer's actions. One query each for the page, and none
+    when nothing on it is a reply, carries reactions or shows a file."""
     wanted = sorted({r for m in found if (r := m.reply_to) is not None
                      and access.can_see(spans, r)})
     if wanted:
@@ -65,14 +68,16 @@ async def decorate_txn(txn: Txn, viewer: int, chat_id: int, found: list[wire.Mes
         mine = await reactions.mine_txn(txn, viewer, chat_id, reacted)
         found = [msgspec.structs.replace(m, my_reactions=mine[m.msg_id])
                  if m.msg_id in mine else m for m in found]
-    return found
+    return await file_views.attach_txn(txn, viewer, chat_id, found)
 
 
 class TimelineService:
-    def __init__(self, db: Database, settings: Settings, visibility: VisibilityCache) -> None:
+    def __init__(self, db: Database, settings: Settings, visibility: VisibilityCache,
+                 file_views: FileViews) -> None:
         self._db = db
         self._settings = settings
         self._visibility = visibility
+        self._file_views = file_views
 
     async def history(self, user_id: int, chat_id: int, before: int | None, after: int | None,
                       limit: int | None, tag: str | None = None) -> list[wire.Message]:
@@ -97,7 +102,7 @@ class TimelineService:
                 page = await self._newest_txn(txn, chat_id, view.spans, before, count,
                                               hidden_for, tag)
             return await decorate_txn(txn, user_id, chat_id, page, view.spans,
-                                      s.reply_preview_chars)
+                                      s.reply_preview_chars, self._file_views)
 
         # No snapshot: membership and the page are each read once, and a message
         # committed between the two is simply on the next page.
@@ -145,7 +150,7 @@ class TimelineService:
                 wanted = [m for m in wanted if m not in hidden]
             found = await messages.get_messages_txn(txn, chat_id, wanted)
             return await decorate_txn(txn, user_id, chat_id, found, view.spans,
-                                      self._settings.reply_preview_chars)
+                                      self._settings.reply_preview_chars, self._file_views)
 
         return await self._db.read("get_messages", get_txn, snapshot=False)
 
@@ -173,7 +178,7 @@ class TimelineService:
                                                          [m.msg_id for m in found])
                 found = [m for m in found if m.msg_id not in hidden]
             return await decorate_txn(txn, user_id, chat_id, found, view.spans,
-                                      s.reply_preview_chars)
+                                      s.reply_preview_chars, self._file_views)
 
         return await self._db.read("message_replies", replies_txn, snapshot=False)
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tidings.api.http import exports
+from tidings.api.http import exports, files
 from tidings.services.container import Services
 
 
 def routes(sv: Services) -> list[web.RouteDef]:
-    return [web.get("/exports/{job_id}", exports.Download(sv))]
+    return [web.get("/exports/{job_id}", exports.Download(sv)), *files.routes(sv)]

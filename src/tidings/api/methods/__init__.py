@@ -9,6 +9,7 @@ from tidings.api.methods import (
     chats,
     dialogs,
     exports,
+    media,
     message_attributes,
     message_ttl,
     messages,
@@ -24,7 +25,7 @@ from tidings.api.methods.registry import Registry
 def all_methods() -> list[Method]:
     methods: list[Method] = []
     for module in (auth, users, chats, dialogs, messages, reactions, pins,
-                   message_attributes, message_ttl, exports, search, sync):
+                   message_attributes, message_ttl, exports, media, search, sync):
         registry: Registry = module.registry
         methods += registry.methods
     return methods
