@@ -5,7 +5,10 @@ A Hypothesis state machine drives a real server (in-process, on a free port)
 through the client SDK over WebSocket: 3 users with 2 devices each, one group
 (created by user 0 with user 1) and the three direct chats. Rules send texts,
 add users to the group, remove them or let them leave (so users leave and come
-back), recall recent messages, and take devices offline and back online. Going
+back), recall recent messages, send files, let time pass (the media expiry job
+expires and then deletes them: ``media.expired`` / ``media.deleted`` in the
+chat), renew them from the group's pool, move them into and out of their
+sender's custody, and take devices offline and back online. Going
 offline is either ``Client.disconnect()`` or a drop by the server, which also
 discards the pushes it still had queued for the device; either way the client
 keeps its sync state, and ``resume(token)`` brings it back and catches up.
@@ -44,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 import pytest
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
@@ -57,7 +61,9 @@ from hypothesis.stateful import (
 
 from tidings.app import TidingsServer
 from tidings.client import Client
+from tidings.clock import FakeClock
 from tidings.config import Settings
+from tidings.jobs import build_runner
 from tidings.testing import postgres_schema, running_server, test_settings
 
 from .helpers import full_history
@@ -75,6 +81,9 @@ RECENT = 6             # recall picks among the newest messages of a chat
 STEP_TIMEOUT = 30.0    # no rule may hang the suite
 SETTLE_TIMEOUT = 5.0   # pushes reach an online device within this
 ALPHABET = "ab xé😀\n"
+FILE_TTL = 100         # media_ttl_file_seconds: files expire within a few time steps
+GRACE = 50             # media_grace_seconds: then their bytes are deleted
+RENEW_DAYS = 1
 
 T = TypeVar("T")
 Dev = tuple[int, int]                     # (user index, device index)
@@ -107,12 +116,44 @@ async def drop_connection(server: TidingsServer, client: Client) -> None:
 
 
 @dataclass
+class FileModel:
+    """An uploaded file's lifecycle as the server must keep it."""
+
+    file_id: int
+    uploader: int                  # user index
+    created_at: int
+    expires_at: int | None
+    status: str = "active"
+    expired_at: int | None = None
+    in_custody: bool = False
+
+    def tick(self, now: int) -> str | None:
+        """The expiry job's transition at ``now``, if any (one per run: a file
+        expired in this run is not also deleted in it)."""
+        if self.status == "active" and self.expires_at is not None and self.expires_at <= now:
+            self.status, self.expired_at = "expired", now
+            return "media.expired"
+        if self.status == "expired" and self.expired_at is not None \
+                and self.expired_at + GRACE <= now:
+            self.status = "deleted"
+            return "media.deleted"
+        return None
+
+
+@dataclass
 class MessageModel:
     sender_id: int
     text: str | None               # None: a system message
     recall_pts: int | None = None
     deleted: bool = False          # deleted for everyone
     reactions: dict[str, set[int]] = field(default_factory=dict)  # emoji -> user ids
+    file: FileModel | None = None  # a file message; None again once recalled
+
+    @property
+    def shows_file(self) -> bool:
+        """Whether the message still shows its file (so the file's changes reach
+        the chat as updates)."""
+        return self.file is not None and self.recall_pts is None and not self.deleted
 
     def counts(self) -> dict[str, int]:
         return {e: len(users) for e, users in self.reactions.items() if users}
@@ -211,6 +252,8 @@ class OfflineCatchUp(RuleBasedStateMachine):
         self.online: set[Dev] = set()
         self.chats: list[ChatModel] = []
         self.texts = 0
+        self.clock = FakeClock(1_800_000_000)
+        self.http: aiohttp.ClientSession | None = None
         try:
             self._run(self._setup())
         except BaseException:
@@ -257,8 +300,15 @@ class OfflineCatchUp(RuleBasedStateMachine):
         url = None
         if self.engine == "postgres":
             url = await self.stack.enter_async_context(postgres_schema(PG_URL))
-        config: Settings = test_settings(self.tmp / "data", url)
-        self.server = await self.stack.enter_async_context(running_server(config))
+        # The clock moves only in time_passes (the job runner's own loop waits an
+        # hour of real time, so only time_passes runs the media expiry job).
+        config: Settings = test_settings(
+            self.tmp / "data", url, media_ttl_file_seconds=FILE_TTL, media_grace_seconds=GRACE,
+            jobs_interval_seconds=3600,
+            # the model has no recall window: time passes only for the media
+            recall_window_seconds=10**9, admin_recall_window_seconds=10**9)
+        self.server = await self.stack.enter_async_context(running_server(config, self.clock))
+        self.http = await self.stack.enter_async_context(aiohttp.ClientSession())
         # Every device logs in before any chat exists: a first catch-up starts from
         # sync.get_state and loads no old messages, so each device then holds
         # everything its user could see.
@@ -276,6 +326,10 @@ class OfflineCatchUp(RuleBasedStateMachine):
         model = ChatModel(group["chat_id"], "group", group["pts"],
                           {0: [[1, None]], 1: [[1, None]]}, owner=0)
         model.messages[group["pts"]] = MessageModel(self.user_ids[0], None)  # "created"
+        # The group's storage pool, for renewals: ample room.
+        pool = await self.clients[(0, 0)].call("pool.enable", {
+            "chat_id": model.chat_id, "capacity_bytes": 10**9})
+        model.pts = pool["pts"]
         self.chats.append(model)
         for a, b in ((0, 1), (0, 2), (1, 2)):
             chat = await self.clients[(a, 0)].direct(self.user_ids[b])
@@ -523,6 +577,124 @@ class OfflineCatchUp(RuleBasedStateMachine):
         else:
             chat.pinned.discard(msg_id)
 
+    # -- media ---------------------------------------------------------------------------
+
+    def _base(self) -> str:
+        assert self.server is not None
+        return self.server.url.replace("ws://", "http://").removesuffix("/ws")
+
+    @precondition(lambda self: bool(self._senders()))
+    @rule(data=st.data())
+    def send_file(self, data: st.DataObject) -> None:
+        dev, i = data.draw(st.sampled_from(self._senders()), label="device, chat")
+        self._run(self._send_file(dev, self.chats[i]))
+
+    async def _send_file(self, dev: Dev, chat: ChatModel) -> None:
+        client = self.clients[dev]
+        assert self.http is not None and client.token is not None
+        self.texts += 1
+        body = f"file #{self.texts}".encode()  # distinct bytes: one blob each
+        async with self.http.post(f"{self._base()}/files",
+                                  params={"kind": "file", "name": f"f{self.texts}.txt"},
+                                  data=body, headers={"Authorization": f"Bearer {client.token}",
+                                                      "Content-Type": "text/plain"}) as resp:
+            assert resp.status == 201, await resp.text()
+            uploaded = (await resp.json())["file"]
+        now = self.clock.now()
+        assert uploaded["expires_at"] == now + FILE_TTL
+        caption = f"#{self.texts} file"
+        message = await client.send(chat.chat_id, kind="file", file_id=uploaded["file_id"],
+                                    text=caption)
+        assert message["msg_id"] == chat.pts + 1, f"pts not contiguous: {message}"
+        assert message["file"]["status"] == "active"
+        chat.pts = message["msg_id"]
+        chat.messages[chat.pts] = MessageModel(
+            self.user_ids[dev[0]], caption, file=FileModel(
+                uploaded["file_id"], dev[0], now, now + FILE_TTL))
+
+    @rule(seconds=st.sampled_from([30, 60, 120]))
+    def time_passes(self, seconds: int) -> None:
+        self._run(self._time_passes(seconds))
+
+    async def _time_passes(self, seconds: int) -> None:
+        """Advance the clock and run the due jobs as the server would: each file
+        that changes writes one update into the chat that shows it."""
+        assert self.server is not None
+        self.clock.advance(seconds)
+        now = self.clock.now()
+        for chat in self.chats:
+            for m in chat.messages.values():
+                if m.file is not None and m.file.tick(now) is not None and m.shows_file:
+                    chat.pts += 1
+        # Files of recalled or deleted messages still expire, without updates. One
+        # step of the media_expiry job (its next run is an hour of fake time
+        # away), then the blob deletions it scheduled.
+        sv = self.server.services
+        more = await sv.db.write("media_expiry", lambda txn: sv.media_expiry.sweep_txn(txn, now))
+        assert not more
+        await build_runner(sv).run_due()
+
+    def _file_targets(self, *, owner: bool, custody: bool | None
+                      ) -> list[tuple[Dev, int, int]]:
+        """(device, chat index, msg_id) of files a device may act on: as the
+        group's owner (renew from its pool) or as the file's sender (custody)."""
+        options = []
+        for i, chat in enumerate(self.chats):
+            if owner and chat.kind != "group":
+                continue
+            for dev in self._online_members(chat):
+                u = dev[0]
+                for msg_id, m in chat.messages.items():
+                    f = m.file
+                    if f is None or not m.shows_file or not chat.reads(u, msg_id) \
+                            or f.status == "deleted":
+                        continue
+                    as_owner = owner and chat.owner == u and not f.in_custody
+                    as_sender = not owner and f.uploader == u and f.in_custody == custody
+                    if as_owner or as_sender:
+                        options.append((dev, i, msg_id))
+        return options
+
+    @precondition(lambda self: bool(self._file_targets(owner=True, custody=None)))
+    @rule(data=st.data())
+    def renew_from_pool(self, data: st.DataObject) -> None:
+        dev, i, msg_id = data.draw(st.sampled_from(
+            self._file_targets(owner=True, custody=None)), label="renew")
+        self._run(self._renew(dev, self.chats[i], msg_id))
+
+    async def _renew(self, dev: Dev, chat: ChatModel, msg_id: int) -> None:
+        result = await self.clients[dev].call("media.renew", {
+            "chat_id": chat.chat_id, "msg_id": msg_id, "days": RENEW_DAYS})
+        f = chat.messages[msg_id].file
+        assert f is not None
+        now = self.clock.now()
+        f.status, f.expired_at = "active", None
+        f.expires_at = max(now, f.expires_at or now) + RENEW_DAYS * 86400
+        assert (result["file"]["status"], result["file"]["expires_at"]) == (
+            "active", f.expires_at), result
+        chat.pts += 1  # media.renewed
+
+    @precondition(lambda self: bool(self._file_targets(owner=False, custody=False)
+                                    or self._file_targets(owner=False, custody=True)))
+    @rule(data=st.data(), preserve=st.booleans())
+    def custody(self, data: st.DataObject, preserve: bool) -> None:
+        options = self._file_targets(owner=False, custody=not preserve)
+        if options:
+            dev, i, msg_id = data.draw(st.sampled_from(options), label="custody")
+            self._run(self._custody(dev, self.chats[i], msg_id, preserve))
+
+    async def _custody(self, dev: Dev, chat: ChatModel, msg_id: int, preserve: bool) -> None:
+        method = "media.preserve" if preserve else "media.release"
+        result = await self.clients[dev].call(method, {"chat_id": chat.chat_id,
+                                                       "msg_id": msg_id})
+        f = chat.messages[msg_id].file
+        assert f is not None
+        f.status, f.expired_at, f.in_custody = "active", None, preserve
+        f.expires_at = None if preserve else f.created_at + FILE_TTL
+        assert (result["file"]["status"], result["file"]["expires_at"]) == (
+            "active", f.expires_at), result
+        chat.pts += 1  # media.preserved / media.released
+
     @precondition(lambda self: bool(self.online))
     @rule(data=st.data(), dropped=st.booleans())
     def go_offline(self, data: st.DataObject, dropped: bool) -> None:
@@ -640,6 +812,16 @@ class OfflineCatchUp(RuleBasedStateMachine):
                 own = sorted(e for e, users in model.reactions.items() if mine in users)
                 assert sorted(m["my_reactions"]) == own, (
                     f"{where}: my_reactions of {k}: {m['my_reactions']} != {own}")
+                # A file's state, as pushes left it and as the server shows it now.
+                shown = model.file.status if model.shows_file and model.file else None
+                held, served = view.messages[k]["file"], m["file"]
+                assert (held and held["status"], served and served["status"]) == (
+                    shown, shown), (
+                    f"{where}: file of {k}: view {held}, history {served}, model {shown}")
+                if served is not None and model.file is not None:
+                    assert served["expires_at"] == model.file.expires_at, (
+                        f"{where}: file of {k} expires {served['expires_at']}, "
+                        f"model {model.file.expires_at}")
             # Pins of an earlier membership may change while the user is out, and no
             # update reaches them then (a client refreshes them from chat.get).
             want_pins = {m for m in chat.expected_pins(u) if chat.current_span(u, m)}

@@ -137,7 +137,7 @@ def apply_chat_update(view: ChatView, update: dict[str, Any]) -> None:
             stored["recalled_at"] = update.get("recalled_at", update.get("date"))
             stored["recalled_by"] = update.get("recalled_by")
             stored.update(text=None, entities=None, location=None, attributes=None, tags=[],
-                          reactions={}, my_reactions=[])
+                          reactions={}, my_reactions=[], file_id=None, file=None)
         if isinstance(msg_id, int):
             view.pinned.discard(msg_id)
     elif kind == "message.deleted":

@@ -239,11 +239,12 @@ async def count_unread_txn(txn: Txn, chat_id: int, after: int, upto: int, user_i
 
 
 async def mark_recalled_txn(txn: Txn, chat_id: int, msg_id: int, by: int, now: int) -> None:
-    """Erase what a recall takes away: the content, and the facts hanging off the
-    message (reactions, pin, tags, mentions); the marker stays."""
+    """Erase what a recall takes away: the content (its file included: the
+    message no longer shows it), and the facts hanging off the message
+    (reactions, pin, tags, mentions); the marker stays."""
     await txn.execute(
         "UPDATE messages SET recalled_at = $3, recalled_by = $4, text = NULL, entities = NULL,"
-        " meta = NULL, attributes = NULL, tags = NULL, reaction_counts = NULL"
+        " meta = NULL, attributes = NULL, tags = NULL, reaction_counts = NULL, file_id = NULL"
         " WHERE chat_id = $1 AND msg_id = $2",
         chat_id, msg_id, now, by,
     )
