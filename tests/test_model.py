@@ -126,6 +126,7 @@ class FileModel:
     status: str = "active"
     expired_at: int | None = None
     in_custody: bool = False
+    in_pool: bool = False          # renewed from the group's pool, holding bytes
 
     def tick(self, now: int) -> str | None:
         """The expiry job's transition at ``now``, if any (one per run: a file
@@ -622,10 +623,16 @@ class OfflineCatchUp(RuleBasedStateMachine):
         assert self.server is not None
         self.clock.advance(seconds)
         now = self.clock.now()
+        pool_freed = False
         for chat in self.chats:
             for m in chat.messages.values():
-                if m.file is not None and m.file.tick(now) is not None and m.shows_file:
+                change = None if m.file is None else m.file.tick(now)
+                if change is not None and m.shows_file:
                     chat.pts += 1
+                if change == "media.deleted" and m.file is not None and m.file.in_pool:
+                    m.file.in_pool, pool_freed = False, True
+        if pool_freed:
+            self.group.pts += 1  # one pool.updated for the room freed
         # Files of recalled or deleted messages still expire, without updates. One
         # step of the media_expiry job (its next run is an hour of fake time
         # away), then the blob deletions it scheduled.
@@ -672,7 +679,8 @@ class OfflineCatchUp(RuleBasedStateMachine):
         f.expires_at = max(now, f.expires_at or now) + RENEW_DAYS * 86400
         assert (result["file"]["status"], result["file"]["expires_at"]) == (
             "active", f.expires_at), result
-        chat.pts += 1  # media.renewed
+        chat.pts += 1 if f.in_pool else 2  # media.renewed (+ pool.updated: it joins the pool)
+        f.in_pool = True
 
     @precondition(lambda self: bool(self._file_targets(owner=False, custody=False)
                                     or self._file_targets(owner=False, custody=True)))
@@ -694,6 +702,9 @@ class OfflineCatchUp(RuleBasedStateMachine):
         assert (result["file"]["status"], result["file"]["expires_at"]) == (
             "active", f.expires_at), result
         chat.pts += 1  # media.preserved / media.released
+        if preserve and f.in_pool:  # out of the group's pool: pool.updated
+            self.group.pts += 1
+            f.in_pool = False
 
     @precondition(lambda self: bool(self.online))
     @rule(data=st.data(), dropped=st.booleans())

@@ -41,9 +41,12 @@ class FileViews:
         return self.info(f, viewer=await self.viewer_txn(txn, viewer, chat_id))
 
     async def viewer_txn(self, txn: Txn, viewer: int, chat_id: int) -> lifecycle.Viewer:
-        member = await chats.get_member_txn(txn, chat_id, viewer)
+        """Either member of a direct chat has an admin's rights over its media (as
+        services.media grants them), so the actions offered match what succeeds."""
+        chat, member = await chats.get_chat_and_member_txn(txn, chat_id, viewer)
         media = await chat_media.get_txn(txn, chat_id)
-        admin = member is not None and member.active and member.role in access.ADMIN_ROLES
+        admin = (chat is not None and member is not None and member.active
+                 and (chat.kind == "direct" or member.role in access.ADMIN_ROLES))
         return lifecycle.Viewer(viewer, admin, media.pool_enabled)
 
     async def attach_txn(self, txn: Txn, viewer: int | None, chat_id: int,

@@ -50,6 +50,15 @@ class Target:
     file: files.FileRow
 
 
+def _require_admin(chat: chats.ChatRow, member: chats.MemberRow, action: str,
+                   permission: str) -> None:
+    """Owners and admins (either member of a direct chat). The refusal names the
+    permission (``data.permission``), as a client needs to tell it apart from
+    the pool being off."""
+    if chat.kind != "direct" and member.role not in access.ADMIN_ROLES:
+        raise forbidden(f"only the owner or an admin may {action}", permission=permission)
+
+
 def reevaluate_key(chat_id: int) -> str:
     return f"{REEVALUATE_JOB}:{chat_id}"
 
@@ -86,8 +95,9 @@ class MediaService:
         capacity = media.pool_capacity + await chat_media.sponsored_bytes_txn(txn, chat_id)
         return lifecycle.quota_status(capacity, media.pool_used, media.pool_files)
 
-    async def custody_txn(self, txn: Txn, user_id: int) -> lifecycle.QuotaStatus:
-        level, used, count = await files.custody_usage_txn(txn, user_id)
+    async def custody_txn(self, txn: Txn, user_id: int, *, lock: bool = False
+                          ) -> lifecycle.QuotaStatus:
+        level, used, count = await files.custody_usage_txn(txn, user_id, lock=lock)
         return lifecycle.quota_status(self.rules.quota_bytes(level), used, count)
 
     async def lifetime_txn(self, txn: Txn, f: files.FileRow) -> lifecycle.Lifetime:
@@ -129,8 +139,7 @@ class MediaService:
         async def policy_txn(txn: Txn) -> int:
             now = self._clock.now()
             chat, member = await lock_membership_txn(txn, chat_id, user_id)
-            if chat.kind != "direct":
-                access.require_admin(member, "change the chat's media retention")
+            _require_admin(chat, member, "change the chat's media retention", "storage")
             current = await chat_media.get_txn(txn, chat_id, lock=True)
             keep = current.cleanup if cleanup is None else cleanup
             await chat_media.set_policy_txn(txn, chat_id, media_ttl, keep)
@@ -168,9 +177,15 @@ class MediaService:
             if f.preserved_by in ("sender", "chat_pool") or f.pool_chat_id is not None:
                 continue
             life = await self.lifetime_txn(txn, f)
-            if (life.expires_at, life.preserved_by) != (f.expires_at, f.preserved_by):
+            # An expired file whose bytes are still kept comes back when the new
+            # rules keep it longer (keep media, whitelisting, a longer retention).
+            revive = f.status == "expired" and (life.expires_at is None
+                                                or life.expires_at > now)
+            if revive or (life.expires_at, life.preserved_by) != (f.expires_at,
+                                                                  f.preserved_by):
                 new = await files.apply_txn(txn, f, files.Transition(
-                    f.status, life.expires_at, f.expired_at, life.preserved_by,
+                    "active" if revive else f.status, life.expires_at,
+                    None if revive else f.expired_at, life.preserved_by,
                     now if life.preserved_by else None, f.pool_chat_id))
                 changed.append(new)
         if changed:  # a new deadline is visible (expires_at, expiring_soon)
@@ -186,11 +201,10 @@ class MediaService:
         async def pool_txn(txn: Txn) -> dict[str, Any]:
             now = self._clock.now()
             chat, member = await lock_membership_txn(txn, chat_id, user_id)
-            if chat.kind != "direct":
-                access.require_admin(member, "manage the chat storage pool")
+            _require_admin(chat, member, "manage the chat storage pool", "pool")
             await chat_media.get_txn(txn, chat_id, lock=True)
             await chat_media.set_pool_txn(txn, chat_id, enabled, capacity)
-            return await self._pool_changed_txn(txn, chat_id, user_id, now)
+            return await self.pool_changed_txn(txn, chat_id, user_id, now)
 
         return await self._db.write("set_pool", pool_txn)
 
@@ -208,11 +222,11 @@ class MediaService:
             if (capacity.quota or 0) + size > wire.INT64_MAX:
                 raise invalid("the pool cannot grow that large", field="bytes")
             await chat_media.add_sponsor_txn(txn, chat_id, user_id, size)
-            return await self._pool_changed_txn(txn, chat_id, user_id, now)
+            return await self.pool_changed_txn(txn, chat_id, user_id, now)
 
         return await self._db.write("sponsor_pool", sponsor_txn)
 
-    async def _pool_changed_txn(self, txn: Txn, chat_id: int, by: int, now: int
+    async def pool_changed_txn(self, txn: Txn, chat_id: int, by: int | None, now: int
                                 ) -> dict[str, Any]:
         pool = await self._pool_txn(txn, chat_id)
         summary = {k: pool[k] for k in ("enabled", "capacity", "used", "files")}
@@ -252,8 +266,7 @@ class MediaService:
         async def renew_txn(txn: Txn) -> wire.FileInfo:
             now = self._clock.now()
             t = await self._target_txn(txn, user_id, chat_id, msg_id)
-            if t.chat.kind != "direct":
-                access.require_admin(t.member, "renew media from the chat pool")
+            _require_admin(t.chat, t.member, "renew media from the chat pool", "pool")
             new = await self._renew_txn(txn, t, user_id, days, now)
             return await self._views.for_viewer_txn(txn, new, user_id, chat_id)
 
@@ -268,7 +281,9 @@ class MediaService:
     async def _renew_txn(self, txn: Txn, t: Target, by: int, days: int | None, now: int
                          ) -> files.FileRow:
         f = t.file
-        if f.preserved_by in ("sender", "subscription") and f.status == "active":
+        # Also a file its chat keeps (cleanup off, whitelisted) or the pool keeps
+        # for good: a "renewal" would give it a deadline it does not have.
+        if f.expires_at is None and f.status == "active":
             raise invalid("this file does not expire", field="msg_id",
                           preserved_by=f.preserved_by)
         media = await chat_media.get_txn(txn, t.chat.chat_id, lock=True)
@@ -288,6 +303,9 @@ class MediaService:
             "active", expires_at, None, preserved_by, now if preserved_by else None,
             t.chat.chat_id))
         await announce_txn(txn, self._bus, self._views, [(new, "media.renewed")], now, by)
+        if not in_pool:  # the pool's use changed (and that of the one it left)
+            for pool_chat in sorted({t.chat.chat_id, f.pool_chat_id or t.chat.chat_id}):
+                await self.pool_changed_txn(txn, pool_chat, by, now)
         RENEWALS.inc()
         return new
 
@@ -314,8 +332,7 @@ class MediaService:
                                ) -> list[dict[str, Any]]:
         async def list_txn(txn: Txn) -> list[dict[str, Any]]:
             chat, member = await access.load_membership_txn(txn, chat_id, user_id, active=True)
-            if chat.kind != "direct":
-                access.require_admin(member, "see renewal requests")
+            _require_admin(chat, member, "see renewal requests", "pool")
             rows = await chat_media.list_requests_txn(txn, chat_id, state, limit)
             return [{"request_id": r.request_id, "msg_id": r.msg_id, "file_id": r.file_id,
                      "user_id": r.user_id, "created_at": r.created_at, "state": r.state,
@@ -332,8 +349,7 @@ class MediaService:
         async def decide_txn(txn: Txn) -> dict[str, Any]:
             now = self._clock.now()
             chat, member = await lock_membership_txn(txn, chat_id, user_id)
-            if chat.kind != "direct":
-                access.require_admin(member, "decide renewal requests")
+            _require_admin(chat, member, "decide renewal requests", "pool")
             req = await chat_media.get_request_txn(txn, chat_id, request_id)
             if req is None or req.state != "pending":
                 raise TidingsError(ErrorCode.NOT_FOUND, f"no pending request {request_id}")
@@ -363,7 +379,9 @@ class MediaService:
                 raise forbidden("only the file's sender can take it into custody")
             if f.preserved_by == "sender":
                 return await self._views.for_viewer_txn(txn, f, user_id, chat_id)
-            quota = await self.custody_txn(txn, user_id)
+            # Locked: concurrent preserves of this sender's files in other chats
+            # (other chat and file locks) must not both pass the check.
+            quota = await self.custody_txn(txn, user_id, lock=True)
             if not quota.fits(f.size):
                 raise TidingsError(ErrorCode.QUOTA_EXCEEDED, "your custody space is full",
                                    quota=quota.quota, used=quota.used, size=f.size)
@@ -371,6 +389,8 @@ class MediaService:
                 "active", None, None, "sender", now, None))
             await announce_txn(txn, self._bus, self._views, [(new, "media.preserved")], now,
                                user_id)
+            if f.pool_chat_id is not None:  # it no longer takes room in that pool
+                await self.pool_changed_txn(txn, f.pool_chat_id, user_id, now)
             await quota_changed_txn(txn, self._bus, user_id,
                                     (await self.custody_txn(txn, user_id)).to_wire(), now)
             PRESERVES.inc()

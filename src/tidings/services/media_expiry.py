@@ -25,7 +25,7 @@ from tidings.services.file_views import FileViews
 from tidings.services.files import thumbnail_key
 from tidings.services.media import MediaService
 from tidings.services.media_updates import announce_txn
-from tidings.store import files
+from tidings.store import chats, files
 from tidings.store import jobs as job_store
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,8 @@ class MediaExpiry:
         if not s.cleanup_job_enabled:
             return False
         limit = s.media_expiry_batch_size
-        due = await files.due_to_expire_txn(txn, now, limit)
+        cutoff = now - s.media_grace_seconds
+        due, gone, more = await self._lock_due_txn(txn, now, cutoff, limit)
         changed: list[tuple[files.FileRow, str]] = []
         for f in due:
             life = await self._media.lifetime_txn(txn, f)
@@ -67,7 +68,10 @@ class MediaExpiry:
             new = await files.apply_txn(txn, f, files.Transition(
                 "expired", f.expires_at, now, f.preserved_by, f.preserved_at, f.pool_chat_id))
             changed.append((new, "media.expired"))
-        gone = await files.due_to_delete_txn(txn, now - s.media_grace_seconds, limit)
+        # With no grace period, what expired just now is due for deletion too.
+        fresh = [f for f, kind in changed if kind == "media.expired"
+                 and f.expired_at is not None and f.expired_at <= cutoff]
+        gone = sorted(gone + fresh, key=lambda f: (f.expired_at or 0, f.file_id))[:limit]
         for f in gone:
             new = await files.apply_txn(txn, f, files.Transition(
                 "deleted", f.expires_at, f.expired_at, f.preserved_by, f.preserved_at,
@@ -77,6 +81,8 @@ class MediaExpiry:
             if not await files.blob_in_use_txn(txn, sha256):
                 await job_store.schedule_txn(txn, BLOB_DELETE_JOB, {"sha256": sha256}, now, now,
                                              dedupe_key=f"{BLOB_DELETE_JOB}:{sha256}")
+        for pool_chat in sorted({f.pool_chat_id for f in gone if f.pool_chat_id is not None}):
+            await self._media.pool_changed_txn(txn, pool_chat, None, now)  # room freed
         if changed:
             await announce_txn(txn, self._bus, self._views, changed, now)
             expired = sum(1 for _, kind in changed if kind == "media.expired")
@@ -86,7 +92,31 @@ class MediaExpiry:
                 DELETED.inc(len(gone))
 
             txn.call_after(count)
-        return len(due) >= limit or len(gone) >= limit
+        return more or len(gone) >= limit
+
+    async def _lock_due_txn(self, txn: Txn, now: int, cutoff: int, limit: int
+                            ) -> tuple[list[files.FileRow], list[files.FileRow], bool]:
+        """(due to expire, due to delete, may have left more), locked in the order
+        every other writer takes them: first the chats showing the files (their
+        updates are written below), then the files. Renewal, custody and send
+        lock a chat and then its file; taking a file first and then its chat
+        here would deadlock with them."""
+        peek_due = await files.due_to_expire_txn(txn, now, limit, lock=False)
+        peek_gone = await files.due_to_delete_txn(txn, cutoff, limit, lock=False)
+        ids = [f.file_id for f in peek_due + peek_gone]
+        if not ids:
+            return [], [], False
+        refs = await files.referencing_messages_txn(txn, ids)
+        await chats.get_chats_txn(
+            txn, sorted({chat_id for shown in refs.values() for chat_id, _ in shown}), lock=True)
+        rows = await files.get_files_txn(txn, ids, lock=True)
+        # Still due now that they are locked (a renewal may have come first).
+        due = [f for p in peek_due if (f := rows.get(p.file_id)) is not None
+               and f.status == "active" and f.expires_at is not None and f.expires_at <= now]
+        gone = [f for p in peek_gone if (f := rows.get(p.file_id)) is not None
+                and f.status == "expired" and f.expired_at is not None
+                and f.expired_at <= cutoff]
+        return due, gone, len(peek_due) >= limit or len(peek_gone) >= limit
 
     async def delete_blob_txn(self, txn: Txn, sha256: str) -> None:
         """Remove a blob no file holds any more. Its row is locked first: an upload

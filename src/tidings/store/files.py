@@ -193,19 +193,24 @@ async def add_custody_txn(txn: Txn, user_id: int, size: int, files: int) -> None
         " WHERE user_id = $1", user_id, size, files)
 
 
-async def due_to_expire_txn(txn: Txn, now: int, limit: int) -> list[FileRow]:
-    """Active files whose deadline has passed, oldest deadline first, locked."""
+async def due_to_expire_txn(txn: Txn, now: int, limit: int, *, lock: bool = True
+                            ) -> list[FileRow]:
+    """Active files whose deadline has passed, oldest deadline first, locked
+    unless ``lock`` is False."""
     rows = await txn.fetch(
         f"SELECT {_COLS} FROM files WHERE status = 'active' AND expires_at <= $1"
-        f" ORDER BY expires_at, file_id LIMIT $2{txn.engine.for_update}", now, limit)
+        f" ORDER BY expires_at, file_id LIMIT $2{txn.engine.for_update if lock else ''}",
+        now, limit)
     return [_file(r) for r in rows]
 
 
-async def due_to_delete_txn(txn: Txn, expired_before: int, limit: int) -> list[FileRow]:
-    """Expired files whose grace period is over, locked."""
+async def due_to_delete_txn(txn: Txn, expired_before: int, limit: int, *, lock: bool = True
+                            ) -> list[FileRow]:
+    """Expired files whose grace period is over, locked unless ``lock`` is False."""
     rows = await txn.fetch(
         f"SELECT {_COLS} FROM files WHERE status = 'expired' AND expired_at <= $1"
-        f" ORDER BY expired_at, file_id LIMIT $2{txn.engine.for_update}", expired_before, limit)
+        f" ORDER BY expired_at, file_id LIMIT $2{txn.engine.for_update if lock else ''}",
+        expired_before, limit)
     return [_file(r) for r in rows]
 
 
@@ -241,11 +246,13 @@ async def custody_files_txn(txn: Txn, user_id: int, limit: int) -> list[FileRow]
     return [_file(r) for r in rows]
 
 
-async def custody_usage_txn(txn: Txn, user_id: int) -> tuple[int, int, int]:
-    """(entitlement_level, custody_used, custody_files) of a user."""
+async def custody_usage_txn(txn: Txn, user_id: int, *, lock: bool = False
+                            ) -> tuple[int, int, int]:
+    """(entitlement_level, custody_used, custody_files) of a user; ``lock`` holds
+    the row until commit, for a quota check that the write after it relies on."""
     row = await txn.fetchrow(
-        "SELECT entitlement_level, custody_used, custody_files FROM users WHERE user_id = $1",
-        user_id)
+        "SELECT entitlement_level, custody_used, custody_files FROM users WHERE user_id = $1"
+        f"{txn.engine.for_update if lock else ''}", user_id)
     return (0, 0, 0) if row is None else (int(row[0]), int(row[1]), int(row[2]))
 
 
