@@ -92,6 +92,12 @@ async def test_upload_send_expire_placeholder_renew(tmp_path: Path,
                 lambda c: c.chats[chat_id].messages[msg_id]["file"]["status"] == "active")
             status, _, data = await download(http, url, bob.token)
             assert (status, data) == (200, image)
+            # The storage gauges are on the server's /metrics (refreshed in the
+            # background, so only their presence is certain here).
+            async with http.get(f"{base}/metrics") as resp:
+                metrics = await resp.text()
+            assert 'tidings_media_bytes{kind="image",status="active"}' in metrics
+            assert "# TYPE tidings_jobs_pending gauge" in metrics
             pool = await alice.call("pool.get", {"chat_id": chat_id})
             assert (pool["used"], pool["files"]) == (len(image), 1)
             assert pool["by_kind"] == {"image": {"count": 1, "bytes": len(image)}}

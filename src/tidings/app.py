@@ -25,6 +25,7 @@ from tidings.db.engine import create_engine
 from tidings.db.migrate import migrate
 from tidings.jobs import build_runner
 from tidings.services.container import Services
+from tidings.services.media_metrics import MediaMetrics
 from tidings.transport.server import Node
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class TidingsServer:
                                        load_secret(settings))
         self.node = Node(settings, self.services, Dispatcher(self.services, all_methods()))
         self.jobs = build_runner(self.services)  # background jobs, polled while serving
+        self.media_metrics = MediaMetrics()  # gauges of stored media, refreshed in the background
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -97,6 +99,7 @@ class TidingsServer:
         await migrate(self.db, self.clock.now())
         await self.services.start()
         self.jobs.start()
+        self.media_metrics.start(self.db)
         self._runner = web.AppRunner(self.node.app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port,
@@ -108,6 +111,7 @@ class TidingsServer:
 
     async def stop(self) -> None:
         await self.node.shutdown()
+        await self.media_metrics.stop()
         await self.jobs.stop()
         await self.services.stop()
         if self._runner is not None:

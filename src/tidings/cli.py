@@ -141,6 +141,11 @@ def config_show(config_file: Path | None, **flags: Any) -> None:
 
 main.add_command(bench)
 
+# Imported last: its commands use common_options and settings_from from above.
+from tidings.admin_cli import admin  # noqa: E402
+
+main.add_command(admin)
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

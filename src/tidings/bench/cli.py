@@ -327,3 +327,20 @@ def search_bench(engine: str, database_url: str | None, json_path: Path | None,
     if json_path is not None:
         json_path.write_text(document + "\n")
     fail_unless_ok(rows, "a result did not contain what was searched")
+
+
+@bench.command("expiry")
+@workload_options
+@click.option("--files", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+              help="files past their deadline")
+@click.option("--chats", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="chats the files are sent into (every 10th is also forwarded)")
+def expiry_bench(engine: str, database_url: str | None, json_path: Path | None, files: int,
+                 chats: int) -> None:
+    """Media expiry: the sweeper over a backlog; files/s and the longest transaction."""
+    from tidings.bench.expiry import EXPIRY_COLUMNS, ExpiryParams, run_expiry
+
+    params = ExpiryParams(files=files, chats=chats)
+    results = run_workload("expiry", engine, database_url, json_path, EXPIRY_COLUMNS,
+                           asdict(params), lambda d, url: run_expiry(d, url, params))
+    fail_unless_ok(results, "a file was not expired, or media.expired updates are missing")
