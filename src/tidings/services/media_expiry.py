@@ -56,27 +56,32 @@ class MediaExpiry:
         limit = s.media_expiry_batch_size
         cutoff = now - s.media_grace_seconds
         due, gone, more = await self._lock_due_txn(txn, now, cutoff, limit)
-        changed: list[tuple[files.FileRow, str]] = []
+        # One statement per kind of change, whatever the batch's size (measured:
+        # per-file statements made a 1,000-file step take 2.8 s on PostgreSQL).
+        lives = await self._media.lifetimes_txn(txn, due)
+        steps: list[tuple[files.FileRow, files.Transition]] = []
+        kinds: list[str] = []
         for f in due:
-            life = await self._media.lifetime_txn(txn, f)
+            life = lives[f.file_id]
             if life.expires_at is None:  # frozen since its deadline was set
-                new = await files.apply_txn(txn, f, files.Transition(
+                steps.append((f, files.Transition(
                     f.status, None, None, life.preserved_by,
-                    now if life.preserved_by else None, f.pool_chat_id))
-                changed.append((new, "media.updated"))
-                continue
-            new = await files.apply_txn(txn, f, files.Transition(
-                "expired", f.expires_at, now, f.preserved_by, f.preserved_at, f.pool_chat_id))
-            changed.append((new, "media.expired"))
+                    now if life.preserved_by else None, f.pool_chat_id)))
+                kinds.append("media.updated")
+            else:
+                steps.append((f, files.Transition(
+                    "expired", f.expires_at, now, f.preserved_by, f.preserved_at,
+                    f.pool_chat_id)))
+                kinds.append("media.expired")
+        changed = list(zip(await files.apply_many_txn(txn, steps), kinds, strict=True))
         # With no grace period, what expired just now is due for deletion too.
         fresh = [f for f, kind in changed if kind == "media.expired"
                  and f.expired_at is not None and f.expired_at <= cutoff]
         gone = sorted(gone + fresh, key=lambda f: (f.expired_at or 0, f.file_id))[:limit]
-        for f in gone:
-            new = await files.apply_txn(txn, f, files.Transition(
-                "deleted", f.expires_at, f.expired_at, f.preserved_by, f.preserved_at,
-                f.pool_chat_id, now))
-            changed.append((new, "media.deleted"))
+        deleted = await files.apply_many_txn(txn, [(f, files.Transition(
+            "deleted", f.expires_at, f.expired_at, f.preserved_by, f.preserved_at,
+            f.pool_chat_id, now)) for f in gone])
+        changed += [(f, "media.deleted") for f in deleted]
         for sha256 in sorted({f.sha256 for f in gone}):
             if not await files.blob_in_use_txn(txn, sha256):
                 await job_store.schedule_txn(txn, BLOB_DELETE_JOB, {"sha256": sha256}, now, now,

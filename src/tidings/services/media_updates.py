@@ -33,8 +33,8 @@ async def announce_txn(txn: Txn, bus: Bus, views: FileViews,
             if by is not None:
                 payload["by"] = by
             by_chat.setdefault(chat_id, []).append((kind, payload))
-    for chat_id in sorted(by_chat):
-        ups = await updates.append_chat_updates_txn(txn, chat_id, now, by_chat[chat_id])
+    written = await updates.append_chat_updates_many_txn(txn, by_chat, now)
+    for chat_id, ups in sorted(written.items()):
         publish_chat_on_commit(txn, bus, chat_id, ups)
 
 

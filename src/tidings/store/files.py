@@ -172,6 +172,44 @@ async def apply_txn(txn: Txn, before: FileRow, after: Transition) -> FileRow:
     return new
 
 
+async def apply_many_txn(txn: Txn, changes: list[tuple[FileRow, Transition]]
+                         ) -> list[FileRow]:
+    """``apply_txn`` for a batch: one UPDATE statement, and each usage counter
+    moved once by the sum of its files' changes."""
+    if not changes:
+        return []
+    await txn.executemany(
+        "UPDATE files SET status = $2, expires_at = $3, expired_at = $4, preserved_by = $5,"
+        " preserved_at = $6, pool_chat_id = $7, deleted_at = $8 WHERE file_id = $1",
+        [(b.file_id, a.status, a.expires_at, a.expired_at, a.preserved_by, a.preserved_at,
+          a.pool_chat_id, a.deleted_at) for b, a in changes])
+    pools: dict[int, list[int]] = {}
+    custody: dict[int, list[int]] = {}
+    out = []
+    for before, after in changes:
+        new = msgspec.structs.replace(before, **msgspec.structs.asdict(after))
+        out.append(new)
+        old_pool, new_pool = _pool_of(before), _pool_of(new)
+        if old_pool != new_pool:
+            for chat_id, sign in ((old_pool, -1), (new_pool, 1)):
+                if chat_id is not None:
+                    total = pools.setdefault(chat_id, [0, 0])
+                    total[0] += sign * before.size
+                    total[1] += sign
+        if _in_custody(before) != _in_custody(new):
+            sign = 1 if _in_custody(new) else -1
+            total = custody.setdefault(before.uploader_id, [0, 0])
+            total[0] += sign * before.size
+            total[1] += sign
+    for chat_id, (size, count) in sorted(pools.items()):
+        if size or count:
+            await add_pool_usage_txn(txn, chat_id, size, count)
+    for user_id, (size, count) in sorted(custody.items()):
+        if size or count:
+            await add_custody_txn(txn, user_id, size, count)
+    return out
+
+
 def _pool_of(f: FileRow) -> int | None:
     return f.pool_chat_id if f.holds_bytes else None
 

@@ -62,6 +62,38 @@ async def insert_chat_updates_txn(
     return updates
 
 
+async def append_chat_updates_many_txn(
+    txn: Txn, entries: dict[int, list[tuple[str, dict[str, Any]]]], now: int
+) -> dict[int, list[dict[str, Any]]]:
+    """``append_chat_updates_txn`` for many chats in two statements (their pts
+    reserved in one, every entry inserted in one); callers lock the chat rows
+    first, in chat id order."""
+    if not entries:
+        return {}
+    counts = {chat_id: len(rows) for chat_id, rows in entries.items() if rows}
+    keys, args = txn.engine.keys_table("k", [("chat_id", "bigint"), ("n", "bigint")], 2,
+                                       sorted(counts.items()))
+    found = await txn.fetch(
+        "UPDATE chats SET pts = chats.pts + k.n, last_activity = $1 FROM"
+        f" {keys} WHERE chats.chat_id = k.chat_id RETURNING chats.chat_id, chats.pts",
+        now, *args)
+    firsts = {int(r[0]): int(r[1]) - counts[int(r[0])] + 1 for r in found}
+    if len(firsts) != len(counts):
+        raise LookupError(f"chats missing: {sorted(set(counts) - set(firsts))}")
+    rows: list[tuple[Any, ...]] = []
+    written: dict[int, list[dict[str, Any]]] = {}
+    for chat_id in sorted(counts):
+        ups = written[chat_id] = []
+        for offset, (kind, payload) in enumerate(entries[chat_id]):
+            pts = firsts[chat_id] + offset
+            rows.append((chat_id, pts, kind, now, wire.encode(payload).decode()))
+            ups.append(wire.chat_update(pts, kind, now, payload))
+    await txn.executemany(
+        "INSERT INTO chat_updates (chat_id, pts, kind, date, payload) VALUES ($1, $2, $3, $4, $5)",
+        rows)
+    return written
+
+
 async def append_chat_updates_txn(
     txn: Txn, chat_id: int, now: int, entries: list[tuple[str, dict[str, Any]]]
 ) -> list[dict[str, Any]]:
