@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.s3_server import s3_server
 from tidings.clock import FakeClock
 from tidings.config import Settings
 from tidings.services.container import Services
@@ -69,3 +70,14 @@ def clock() -> FakeClock:
 async def sv(settings: Settings, clock: FakeClock) -> AsyncIterator[Services]:
     async with service_harness(settings, clock) as services:
         yield services
+
+
+@pytest.fixture(scope="session")
+def s3_url() -> Iterator[str]:
+    """A real S3-compatible server (moto): ``TIDINGS_TEST_S3_URL``, or one started
+    for the session; skips locally, fails in CI, when there is none."""
+    try:
+        with s3_server() as url:
+            yield url
+    except OSError as exc:
+        _unavailable("S3 (moto_server)", exc)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from obstore.store import S3Store
 from tidings.media.blobs import BlobNotFound, BlobStore, BlobStoreUnavailable, open_blob_store
 
 from .conftest import _unavailable
-from .s3_server import create_bucket, s3_server
+from .s3_server import create_bucket
 
 MiB = 1024 * 1024
 
@@ -27,15 +27,6 @@ class Case:
     store: BlobStore
     staging: Path
     stored: Callable[[], Awaitable[list[str]]]  # every object the backend holds
-
-
-@pytest.fixture(scope="session")
-def s3_url() -> Iterator[str]:
-    try:
-        with s3_server() as url:
-            yield url
-    except OSError as exc:
-        _unavailable("S3 (moto_server)", exc)
 
 
 def _open_s3(url: str, bucket: str) -> BlobStore:

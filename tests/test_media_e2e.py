@@ -10,6 +10,7 @@ import aiohttp
 
 from tests.helpers import PASSWORD
 from tests.media_helpers import download, png_bytes, upload
+from tests.s3_server import create_bucket
 from tidings import wire
 from tidings.client import Client
 from tidings.clock import FakeClock
@@ -101,3 +102,41 @@ async def test_upload_send_expire_placeholder_renew(tmp_path: Path,
             pool = await alice.call("pool.get", {"chat_id": chat_id})
             assert (pool["used"], pool["files"]) == (len(image), 1)
             assert pool["by_kind"] == {"image": {"count": 1, "bytes": len(image)}}
+
+
+async def test_a_server_on_the_s3_blob_store(tmp_path: Path, s3_url: str) -> None:
+    """The same path over the S3 store (what several nodes share): the bytes and
+    the thumbnail go to the bucket, downloads and ranges come from it, and the
+    blob leaves it once the file is deleted."""
+    clock = FakeClock()
+    bucket = create_bucket(s3_url)
+    settings = test_settings(tmp_path / "data", None, jobs_interval_seconds=3600,
+                             blob_store="s3", s3_endpoint=s3_url, s3_bucket=bucket,
+                             s3_access_key="test", s3_secret_key="test", s3_region="us-east-1",
+                             media_ttl_image_seconds=DAY, media_grace_seconds=DAY)
+    image = png_bytes(300, 200)
+    async with running_server(settings, clock) as srv, aiohttp.ClientSession() as http, \
+            Client(srv.url) as alice:
+        base = srv.url.replace("ws://", "http://").removesuffix("/ws")
+        await alice.register("alice", PASSWORD)
+        assert alice.token is not None
+        status, body = await upload(http, base, alice.token, image, kind="image",
+                                    name="s3.png", mime="image/png")
+        assert status == 201, body
+        f = body["file"]
+        blobs = srv.services.files.blobs
+        assert await blobs.exists(f["sha256"]) and await blobs.exists(f["sha256"] + ".thumb")
+        url = f"{base}/files/{f['file_id']}"
+        assert (await download(http, url, alice.token))[::2] == (200, image)
+        status, _, part = await download(http, url, alice.token, {"Range": "bytes=-10"})
+        assert (status, part) == (206, image[-10:])
+        assert (await download(http, url + "/thumbnail", alice.token))[0] == 200
+
+        clock.advance(DAY + 1)  # expired (bytes kept) ...
+        await build_runner(srv.services).run_due()
+        clock.advance(DAY + 1)  # ... then deleted, and the blob job removes the bytes
+        for _ in range(3):
+            await build_runner(srv.services).run_due()
+        assert (await download(http, url, alice.token))[0] == 410
+        assert not await blobs.exists(f["sha256"])
+        assert not await blobs.exists(f["sha256"] + ".thumb")
