@@ -107,7 +107,7 @@ class DeletionService:
     async def _delete_txn(self, txn: Txn, user_id: int, chat_id: int, msg_ids: list[int]
                           ) -> int:
         now = self._clock.now()
-        chat, member = await lock_membership_txn(txn, chat_id, user_id)
+        chat, member = await lock_membership_txn(txn, chat_id, user_id, now=now)
         window = self._settings.recall_window_seconds
         for m in await self._visible_txn(txn, chat, member, msg_ids):
             if m.kind == "system":
@@ -157,7 +157,7 @@ class DeletionService:
 
     async def _clear_for_everyone_txn(self, txn: Txn, user_id: int, chat_id: int) -> int:
         now = self._clock.now()
-        chat, member = await lock_membership_txn(txn, chat_id, user_id)
+        chat, member = await lock_membership_txn(txn, chat_id, user_id, now=now)
         if chat.kind != "direct" and member.role != "owner":
             raise forbidden("only the owner clears a group's history for everyone")
         upto = chat.pts

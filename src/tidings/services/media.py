@@ -74,10 +74,11 @@ class MediaService:
         self._views = views
 
     # -- shared --------------------------------------------------------------------
-    async def _target_txn(self, txn: Txn, user_id: int, chat_id: int, msg_id: int) -> Target:
+    async def _target_txn(self, txn: Txn, user_id: int, chat_id: int, msg_id: int,
+                          now: int | None) -> Target:
         """The chat (locked), the caller's membership, the visible message and its
-        file (locked)."""
-        chat, member = await lock_membership_txn(txn, chat_id, user_id)
+        file (locked). ``now`` refuses an expired chat (None: custody, the sender's own)."""
+        chat, member = await lock_membership_txn(txn, chat_id, user_id, now=now)
         message = await visible_message_txn(txn, chat, member, msg_id)
         if message is None or message.recalled_at is not None:
             raise TidingsError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {msg_id}")
@@ -153,7 +154,7 @@ class MediaService:
 
         async def policy_txn(txn: Txn) -> int:
             now = self._clock.now()
-            chat, member = await lock_membership_txn(txn, chat_id, user_id)
+            chat, member = await lock_membership_txn(txn, chat_id, user_id, now=now)
             _require_admin(chat, member, "change the chat's media retention", "storage")
             current = await chat_media.get_txn(txn, chat_id, lock=True)
             keep = current.cleanup if cleanup is None else cleanup
@@ -215,7 +216,7 @@ class MediaService:
                        capacity: int | None) -> dict[str, Any]:
         async def pool_txn(txn: Txn) -> dict[str, Any]:
             now = self._clock.now()
-            chat, member = await lock_membership_txn(txn, chat_id, user_id)
+            chat, member = await lock_membership_txn(txn, chat_id, user_id, now=now)
             _require_admin(chat, member, "manage the chat storage pool", "pool")
             await chat_media.get_txn(txn, chat_id, lock=True)
             await chat_media.set_pool_txn(txn, chat_id, enabled, capacity)
@@ -229,7 +230,7 @@ class MediaService:
 
         async def sponsor_txn(txn: Txn) -> dict[str, Any]:
             now = self._clock.now()
-            await lock_membership_txn(txn, chat_id, user_id)
+            await lock_membership_txn(txn, chat_id, user_id, now=now)
             media = await chat_media.get_txn(txn, chat_id, lock=True)
             if not media.pool_enabled:
                 raise forbidden("the chat storage pool is not enabled", permission="pool")
@@ -280,7 +281,7 @@ class MediaService:
 
         async def renew_txn(txn: Txn) -> wire.FileInfo:
             now = self._clock.now()
-            t = await self._target_txn(txn, user_id, chat_id, msg_id)
+            t = await self._target_txn(txn, user_id, chat_id, msg_id, now)
             _require_admin(t.chat, t.member, "renew media from the chat pool", "pool")
             new = await self._renew_txn(txn, t, user_id, days, now)
             return await self._views.for_viewer_txn(txn, new, user_id, chat_id)
@@ -327,7 +328,7 @@ class MediaService:
     async def request_renewal(self, user_id: int, chat_id: int, msg_id: int) -> dict[str, Any]:
         async def request_txn(txn: Txn) -> dict[str, Any]:
             now = self._clock.now()
-            t = await self._target_txn(txn, user_id, chat_id, msg_id)
+            t = await self._target_txn(txn, user_id, chat_id, msg_id, now)
             if t.file.expires_at is None and t.file.status == "active":
                 raise invalid("this file does not expire", field="msg_id")
             req = await chat_media.add_request_txn(txn, chat_id, msg_id, t.file.file_id,
@@ -363,14 +364,14 @@ class MediaService:
 
         async def decide_txn(txn: Txn) -> dict[str, Any]:
             now = self._clock.now()
-            chat, member = await lock_membership_txn(txn, chat_id, user_id)
+            chat, member = await lock_membership_txn(txn, chat_id, user_id, now=now)
             _require_admin(chat, member, "decide renewal requests", "pool")
             req = await chat_media.get_request_txn(txn, chat_id, request_id)
             if req is None or req.state != "pending":
                 raise TidingsError(ErrorCode.NOT_FOUND, f"no pending request {request_id}")
             state = "rejected"
             if approve:
-                t = await self._target_txn(txn, user_id, chat_id, req.msg_id)
+                t = await self._target_txn(txn, user_id, chat_id, req.msg_id, now)
                 await self._renew_txn(txn, t, user_id, days, now)
                 state = "approved"
             await chat_media.decide_request_txn(txn, request_id, state, user_id, now)
@@ -388,7 +389,7 @@ class MediaService:
         against their quota (``QUOTA_EXCEEDED``), out of the chat pool."""
         async def preserve_txn(txn: Txn) -> wire.FileInfo:
             now = self._clock.now()
-            t = await self._target_txn(txn, user_id, chat_id, msg_id)
+            t = await self._target_txn(txn, user_id, chat_id, msg_id, None)
             f = t.file
             if f.uploader_id != user_id:
                 raise forbidden("only the file's sender can take it into custody")
@@ -419,7 +420,7 @@ class MediaService:
         run of the expiry job, and its bytes stay for the grace period)."""
         async def release_txn(txn: Txn) -> wire.FileInfo:
             now = self._clock.now()
-            t = await self._target_txn(txn, user_id, chat_id, msg_id)
+            t = await self._target_txn(txn, user_id, chat_id, msg_id, None)
             f = t.file
             if f.uploader_id != user_id or f.preserved_by != "sender":
                 raise forbidden("only a file in your custody can be released")

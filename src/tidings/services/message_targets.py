@@ -28,14 +28,20 @@ def message_missing(msg_id: int) -> TidingsError:
                         field="msg_id")
 
 
-async def lock_membership_txn(txn: Txn, chat_id: int, user_id: int
+async def lock_membership_txn(txn: Txn, chat_id: int, user_id: int, *, now: int | None
                               ) -> tuple[chats.ChatRow, chats.MemberRow]:
     """The chat, locked until commit, and the caller's current membership. The
-    membership is checked first, so a non-member never takes the lock."""
+    membership is checked first, so a non-member never takes the lock.
+
+    This is where writes into a chat refuse an expired one (``CHAT_EXPIRED``):
+    pass ``now`` for a write into the chat, None only for what stays the
+    caller's own (taking a file into custody)."""
     _, member = await access.load_membership_txn(txn, chat_id, user_id, active=True)
     chat = (await chats.get_chats_txn(txn, [chat_id], lock=True)).get(chat_id)
     if chat is None:  # pragma: no cover - chats are never deleted
         raise access.chat_missing(chat_id)
+    if now is not None:
+        access.check_not_expired(chat, now)
     return chat, member
 
 
@@ -59,7 +65,7 @@ async def load_target_txn(txn: Txn, chat_id: int, user_id: int, msg_id: int, now
     """The locked chat, the caller (a current member) and a message they can see
     that can still change: not recalled, not a system message, chat not expired.
     ``action`` completes "a recalled message cannot ..." in the error."""
-    chat, member = await lock_membership_txn(txn, chat_id, user_id)
+    chat, member = await lock_membership_txn(txn, chat_id, user_id, now=now)
     message = await visible_message_txn(txn, chat, member, msg_id)
     if message is None:
         raise message_missing(msg_id)
@@ -67,5 +73,4 @@ async def load_target_txn(txn: Txn, chat_id: int, user_id: int, msg_id: int, now
         raise forbidden(f"a recalled message cannot {action}", msg_id=msg_id)
     if message.kind == "system":
         raise forbidden(f"a system message cannot {action}", msg_id=msg_id)
-    access.check_not_expired(chat, now)
     return Target(chat, member, message)

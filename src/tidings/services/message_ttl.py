@@ -66,14 +66,15 @@ class MessageTtlService:
         self.check_seconds(seconds)
 
         async def set_txn(txn: Txn) -> int:
+            now = self._clock.now()
             chat, me = await access.load_membership_txn(txn, chat_id, user_id, active=True)
             if chat.kind != "direct":
                 access.require_admin(me, "set how long messages are kept")
             # Locked, so that two changes at once are seen one after the other.
             chat = (await chats.get_chats_txn(txn, [chat_id], lock=True))[chat_id]
+            access.check_not_expired(chat, now)
             if chat.message_ttl == seconds:
                 return chat.pts
-            now = self._clock.now()
             await ttl_store.set_chat_ttl_txn(txn, chat_id, seconds)
             update = await system_messages.write_txn(txn, chat_id, user_id, "ttl.changed", now,
                                                      seconds=seconds)

@@ -377,7 +377,7 @@ class MessageService:
         async def recall_txn(txn: Txn) -> int:
             now = self._clock.now()
             # The chat row first, as every writer to a chat's messages takes it.
-            chat, member = await lock_membership_txn(txn, chat_id, user_id)
+            chat, member = await lock_membership_txn(txn, chat_id, user_id, now=now)
             found = await messages.get_messages_txn(txn, chat_id, [msg_id])
             if not found or not access.can_see(access.visible_spans(chat, member), msg_id):
                 raise TidingsError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {msg_id}")

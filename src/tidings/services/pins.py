@@ -67,13 +67,12 @@ class PinService:
         """Returns the pts of ``message.unpinned``, None if it was not pinned."""
         async def unpin_txn(txn: Txn) -> int | None:
             now = self._clock.now()
-            chat, member = await lock_membership_txn(txn, chat_id, user_id)
+            chat, member = await lock_membership_txn(txn, chat_id, user_id, now=now)
             check_may_pin(chat, member)
             if not await pins.is_pinned_txn(txn, chat_id, msg_id):
                 if await visible_message_txn(txn, chat, member, msg_id) is None:
                     raise message_missing(msg_id)
                 return None
-            access.check_not_expired(chat, now)
             await pins.unpin_txn(txn, chat_id, msg_id)
             ups = await updates.append_chat_updates_txn(
                 txn, chat_id, now, [("message.unpinned", {"msg_id": msg_id, "by": user_id})])

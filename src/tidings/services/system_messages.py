@@ -20,7 +20,8 @@ from tidings.store import messages, updates
 
 Action = Literal[
     "chat.created", "member.added", "member.removed", "member.left", "title.changed",
-    "ttl.changed", "expiry.set", "message.pinned", "history.cleared", "storage.changed",
+    "ttl.changed", "expiry.set", "chat.expired", "message.pinned", "history.cleared",
+    "storage.changed",
 ]
 
 

@@ -81,7 +81,7 @@ class RemoveMember(Params, frozen=True):
 
 class SetExpire(Params, frozen=True):
     chat_id: Id
-    expire_at: Pts | None
+    expire_at: Pts | None = None  # omitted, null and 0 all mean never
 
 
 class Send(Params, frozen=True):
