@@ -53,8 +53,10 @@ def test_cli_config_generate_validate_show(tmp_path: Path) -> None:
     bad = runner.invoke(main, ["config", "validate", str(path)])
     assert bad.exit_code != 0 and "port" in bad.output
     shown = runner.invoke(main, ["config", "show", "--data-dir", str(tmp_path)],
-                          env={"TIDINGS_SECRET_KEY": "s" * 40})
+                          env={"TIDINGS_SECRET_KEY": "s" * 40,
+                               "TIDINGS_S3_SECRET_KEY": "t" * 20})
     assert shown.exit_code == 0 and '"secret_key": "***"' in shown.output
+    assert '"s3_secret_key": "***"' in shown.output and "t" * 20 not in shown.output
 
 
 SHORT_KEY = "only-twenty-chars..."

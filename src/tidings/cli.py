@@ -134,8 +134,9 @@ def config_show(config_file: Path | None, **flags: Any) -> None:
     """Print the settings in force, secrets hidden."""
     settings = settings_from(config_file, **flags)
     shown = settings.model_dump(mode="json")
-    if shown.get("secret_key"):
-        shown["secret_key"] = "***"
+    for secret in ("secret_key", "admin_token", "s3_secret_key"):
+        if shown.get(secret):
+            shown[secret] = "***"
     click.echo(json.dumps(shown, indent=2, sort_keys=True))
 
 
