@@ -301,7 +301,7 @@ async def test_the_harness_can_run_the_loop_with_every_job_kind(settings: Settin
             await asyncio.sleep(0.01)
         [sweeper] = await jobs_of(sv, "message_ttl")
         assert sweeper.dedupe_key == "message_ttl" and sweeper.failed_at is None
-    assert build_runner(sv).kinds == ["blob_delete", "export", "media_expiry",
+    assert build_runner(sv).kinds == ["blob_delete", "chat_expiry", "export", "media_expiry",
                                       "media_reevaluate", "message_ttl"]
 
 

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         None, description="token signing key, at least 32 characters; generated into "
         "data_dir/secret.key when unset"
     )
+    admin_token: str | None = Field(
+        None, description="Bearer token of the operators' /admin/* HTTP API; unset, every "
+        "/admin/* route answers 404"
+    )
 
     # -- storage
     sqlite_synchronous: Literal["normal", "full"] = Field(
@@ -120,6 +124,14 @@ class Settings(BaseSettings):
     max_title_length: int = Field(128, ge=1)
     max_group_members: int = Field(10000, ge=2)
     max_user_ids_per_call: int = Field(200, ge=1)
+    read_index_max_chats: int = Field(
+        10000, ge=1, description="chats whose read cursors stay in memory for read receipts "
+        "(LRU; about 20 bytes per member, 200 KB for a 10,000-member chat)")
+    reads_small_chat_threshold: int = Field(
+        8, ge=0, description="chats with at most this many members push each read live")
+    reads_large_chat_threshold: int = Field(
+        256, ge=1, description="chats with more members answer read counts only "
+        "(read.readers: READERS_HIDDEN)")
     history_default_limit: int = Field(50, ge=1)
     history_max_limit: int = Field(100, ge=1)
     get_max_ids: int = Field(100, ge=1)

@@ -171,7 +171,7 @@ class Member(msgspec.Struct, frozen=True):
     user_id: int
     role: str
     joined_pts: int
-    read_pts: int
+    read_pts: int | None  # your own cursor only; other members' read state is private
 
 
 class User(msgspec.Struct, frozen=True):
@@ -204,6 +204,9 @@ class Dialog(msgspec.Struct, frozen=True):
     unread_mentions: int = 0
     last_message_state: Literal["ok", "recalled", "deleted"] | None = None
     pinned_order: int = 0  # 0 = not pinned; pinned dialogs list in ascending order
+    # direct chats: the other member's read cursor ("read" ticks); null in groups,
+    # or when either member turned read receipts off
+    peer_read_pts: int | None = None
 
 
 # -- updates ---------------------------------------------------------------
@@ -217,6 +220,7 @@ CHAT_UPDATE_KINDS = (
     "member.left",  # user_id, by
     "member.role",  # user_id, role, by
     "chat.expire_set",  # expire_at, by
+    "chat.expired",  # expire_at (written by the expiry job at that moment)
     "message.ttl_started",  # msg_ids, ttl_expires_at (burn-after-read read)
     "message.deleted",  # msg_ids, by (null: auto-delete, burn-after-read)
     "history.cleared",  # upto_pts, by (for everyone)
@@ -241,6 +245,7 @@ USER_UPDATE_KINDS = (
     "chat.joined",  # chat, joined_pts
     "chat.left",  # chat_id, pts
     "read.updated",  # chat_id, read_pts
+    "privacy.updated",  # read_receipts
     "message.recalled",  # chat_id, msg_id, recalled_by, recalled_at (for former members)
     "device.revoked",  # device_id
     "message.hidden",  # chat_id, msg_ids (deleted for me)

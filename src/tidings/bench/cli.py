@@ -344,3 +344,17 @@ def expiry_bench(engine: str, database_url: str | None, json_path: Path | None, 
     results = run_workload("expiry", engine, database_url, json_path, EXPIRY_COLUMNS,
                            asdict(params), lambda d, url: run_expiry(d, url, params))
     fail_unless_ok(results, "a file was not expired, or media.expired updates are missing")
+
+
+@bench.command("reads")
+@click.option("--database-url", default=None, help="PostgreSQL URL (default: SQLite)")
+@click.option("--marks", type=click.IntRange(min=1), default=5_000, show_default=True)
+def reads_bench(database_url: str | None, marks: int) -> None:
+    """Read receipts: counts, readers and memory of a 10,000-member chat's index,
+    and read.mark throughput through the service layer."""
+    from tidings.bench.reads import index_figures, mark_figures
+
+    click.echo(index_figures())
+    click.echo(index_figures(members=256))  # the largest chat that lists readers
+    for concurrency in (1, 32):
+        click.echo(run_async(mark_figures(database_url, marks=marks, concurrency=concurrency)))

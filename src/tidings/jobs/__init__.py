@@ -10,7 +10,7 @@ or client). Services schedule jobs inside their own transactions with
 
 from __future__ import annotations
 
-from tidings.jobs import export, media_expiry, message_ttl
+from tidings.jobs import chat_expiry, export, media_expiry, message_ttl
 from tidings.jobs.runner import Handler, JobKind, JobRunner
 from tidings.services.container import Services
 from tidings.store.jobs import Job
@@ -21,4 +21,5 @@ __all__ = ["Handler", "Job", "JobKind", "JobRunner", "build_runner"]
 def build_runner(sv: Services) -> JobRunner:
     """A runner over these services with every job kind registered."""
     return JobRunner(sv.db, sv.clock, sv.settings,
-                     [message_ttl.kind(sv), export.kind(sv), *media_expiry.kinds(sv)])
+                     [message_ttl.kind(sv), export.kind(sv), chat_expiry.kind(sv),
+                      *media_expiry.kinds(sv)])

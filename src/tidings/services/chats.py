@@ -17,7 +17,14 @@ from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
 from tidings.services import access, system_messages
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
 from tidings.services.pins import visible_pins_txn
-from tidings.store import chats, updates, users
+from tidings.store import chats, jobs, updates, users
+from tidings.store import reads as read_store
+
+EXPIRY_JOB = "chat_expiry"
+
+
+def expiry_job_key(chat_id: int) -> str:
+    return f"chat_expiry:{chat_id}"
 
 
 class ChatDetails(msgspec.Struct, frozen=True):
@@ -25,6 +32,9 @@ class ChatDetails(msgspec.Struct, frozen=True):
     members: list[wire.Member]
     role: str | None
     pinned_msg_ids: list[int] = []  # newest pin first, only messages you can read
+    # A direct chat's other member's cursor, for "read" ticks; null when either
+    # of you turned read receipts off (privacy.update), or in a group.
+    peer_read_pts: int | None = None
 
 
 class ChatService:
@@ -109,6 +119,7 @@ class ChatService:
 
         async def add_txn(txn: Txn) -> int:
             chat, me = await self._load_active_txn(txn, chat_id, user_id)
+            access.check_not_expired(chat, self._clock.now())
             if chat.kind == "direct":
                 raise forbidden("members cannot be added to a direct chat")
             if chat.kind == "channel":
@@ -149,6 +160,7 @@ class ChatService:
 
         async def remove_txn(txn: Txn) -> int:
             chat, me = await self._load_active_txn(txn, chat_id, user_id)
+            access.check_not_expired(chat, self._clock.now())  # leaving stays allowed
             access.require_admin(me, "remove members")
             target = await chats.get_member_txn(txn, chat_id, target_id)
             if target is None or not target.active:
@@ -235,6 +247,13 @@ class ChatService:
                              by: int | None) -> int:
         now = self._clock.now()
         await chats.set_expire_txn(txn, chat.chat_id, expire_at)
+        # One pending job per chat, at the moment it expires: it tells clients.
+        key = expiry_job_key(chat.chat_id)
+        await jobs.cancel_txn(txn, key)
+        if expire_at is not None:
+            await jobs.schedule_txn(txn, EXPIRY_JOB, {"chat_id": chat.chat_id,
+                                                      "expire_at": expire_at},
+                                    expire_at, now, dedupe_key=key)
         ups = await updates.append_chat_updates_txn(
             txn, chat.chat_id, now, [("chat.expire_set", {"expire_at": expire_at, "by": by})])
         ups.append(await system_messages.write_txn(txn, chat.chat_id, by, "expiry.set", now,
@@ -242,15 +261,34 @@ class ChatService:
         publish_chat_on_commit(txn, self._bus, chat.chat_id, ups)
         return int(ups[-1]["pts"])
 
+    async def expired_txn(self, txn: Txn, chat_id: int, expire_at: int, now: int) -> bool:
+        """The expiry job: write ``chat.expired`` and its system message, so
+        composers close without polling. False (nothing written) when the chat's
+        expiry has changed since the job was scheduled, or is not due yet."""
+        chat = (await chats.get_chats_txn(txn, [chat_id], lock=True)).get(chat_id)
+        if chat is None or chat.expire_at != expire_at or now < expire_at:
+            return False
+        ups = await updates.append_chat_updates_txn(
+            txn, chat_id, now, [("chat.expired", {"expire_at": expire_at})])
+        ups.append(await system_messages.write_txn(txn, chat_id, None, "chat.expired", now,
+                                                   expire_at=expire_at))
+        publish_chat_on_commit(txn, self._bus, chat_id, ups)
+        return True
+
     # -- reading
     async def get(self, user_id: int, chat_id: int) -> ChatDetails:
         async def get_txn(txn: Txn) -> ChatDetails:
             chat, me = await access.load_membership_txn(txn, chat_id, user_id, active=False)
             limit = self._settings.max_group_members
             rows = await chats.active_members_txn(txn, chat_id, limit) if me.active else []
-            members = [wire.Member(m.user_id, m.role, m.joined_pts, m.read_pts) for m in rows]
+            # Other members' cursors are private: read.receipts/read.readers show them.
+            members = [wire.Member(m.user_id, m.role, m.joined_pts,
+                                   m.read_pts if m.user_id == user_id else None) for m in rows]
             pinned = await visible_pins_txn(txn, chat, me)
-            return ChatDetails(chat.to_wire(), members, me.role if me.active else None, pinned)
+            peer = await read_store.peer_read_pts_txn(txn, chat, user_id) if (
+                chat.kind == "direct") else None
+            return ChatDetails(chat.to_wire(), members, me.role if me.active else None, pinned,
+                               peer)
 
         return await self._db.read("get_chat", get_txn)
 

@@ -28,6 +28,7 @@ from tidings.services.message_ttl import MessageTtlService
 from tidings.services.messages import MessageService
 from tidings.services.pins import PinService
 from tidings.services.reactions import ReactionService
+from tidings.services.read_index import ReadIndex
 from tidings.services.reads import ReadService
 from tidings.services.search import SearchService
 from tidings.services.sync import SyncService
@@ -35,6 +36,7 @@ from tidings.services.timeline import TimelineService
 from tidings.services.users import UserService
 from tidings.services.visibility import VisibilityCache
 from tidings.store import chats as chat_store
+from tidings.store import reads as read_store
 
 
 @dataclass
@@ -97,7 +99,7 @@ class Services:
             pins=PinService(db, bus, clock, settings),
             message_attributes=MessageAttributeService(db, bus, clock, settings),
             message_ttl=MessageTtlService(db, bus, clock, settings),
-            reads=ReadService(db, bus, clock),
+            reads=ReadService(db, bus, clock, settings, _read_index(db, settings)),
             search=SearchService(db, settings, file_views),
             sync=SyncService(db, settings, file_views),
             timeline=TimelineService(db, settings, visibility, file_views),
@@ -114,6 +116,7 @@ class Services:
 
     def _deliver(self, event: AnyEvent) -> None:
         self.visibility.on_event(event)
+        self.reads.index.on_event(event)
         self.hub.deliver(event)
 
     async def stop(self) -> None:
@@ -127,3 +130,13 @@ class Services:
             return await chat_store.active_chat_ids_of_user_txn(txn, user_id)
 
         return await self.db.read("followed_chats", chats_txn)
+
+
+def _read_index(db: Database, settings: Settings) -> ReadIndex:
+    async def load(chat_id: int) -> list[tuple[int, int, int, int]]:
+        async def load_txn(txn: Txn) -> list[tuple[int, int, int, int]]:
+            return await read_store.index_rows_txn(txn, chat_id)
+
+        return await db.read("read_index_load", load_txn)
+
+    return ReadIndex(load, max_chats=settings.read_index_max_chats)

@@ -39,6 +39,7 @@ from tidings.services import access
 from tidings.services.file_views import FileViews
 from tidings.services.notify import publish_user_on_commit
 from tidings.store import chats, dialogs, updates
+from tidings.store import reads as read_store
 from tidings.store.chats import ChatRow, MemberRow
 from tidings.store.dialogs import PagePosition, StatsKey
 from tidings.store.messages import StoredMessage
@@ -121,8 +122,11 @@ class DialogService:
             if s.message.file_id is not None:  # the preview shows its file's state
                 shown = await self._file_views.attach_txn(txn, user_id, chat_id, [s.message])
                 stored[chat_id] = msgspec.structs.replace(s, message=shown[0])
+        peers = await read_store.peer_cursors_txn(
+            txn, user_id, [chat.chat_id for _, chat in page if chat.kind == "direct"])
         return [_dialog(member, chat, stats.get(chat.chat_id, (0, 0, None)),
-                        stored.get(chat.chat_id)) for member, chat in page]
+                        stored.get(chat.chat_id), peers.get(chat.chat_id))
+                for member, chat in page]
 
     # -- settings ------------------------------------------------------------------
     async def pin(self, user_id: int, chat_id: int) -> int:
@@ -242,7 +246,7 @@ def _stats_key(member: MemberRow, chat_id: int, span: tuple[int, int]) -> StatsK
 
 
 def _dialog(member: MemberRow, chat: ChatRow, stats: tuple[int, int, int | None],
-            preview: StoredMessage | None) -> wire.Dialog:
+            preview: StoredMessage | None, peer_read_pts: int | None) -> wire.Dialog:
     unread, mentions, _ = stats
     message = None if preview is None else preview.message
     state: Literal["ok", "recalled", "deleted"] | None = None
@@ -253,7 +257,8 @@ def _dialog(member: MemberRow, chat: ChatRow, stats: tuple[int, int, int | None]
         chat=chat.to_wire(), last_message=message, unread_count=unread,
         read_pts=member.read_pts, role=member.role, pinned=member.pinned > 0,
         hidden=is_hidden(member, chat), muted_until=member.muted_until,
-        unread_mentions=mentions, last_message_state=state, pinned_order=member.pinned)
+        unread_mentions=mentions, last_message_state=state, pinned_order=member.pinned,
+        peer_read_pts=peer_read_pts)
 
 
 # -- cursors: opaque to clients, checked strictly here --------------------------------

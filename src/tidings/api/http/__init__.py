@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tidings.api.http import exports, files
+from tidings.api.http import admin, exports, files, openapi
 from tidings.services.container import Services
 
 
 def routes(sv: Services) -> list[web.RouteDef]:
-    return [web.get("/exports/{job_id}", exports.Download(sv)), *files.routes(sv)]
+    return [web.get("/exports/{job_id}", exports.Download(sv)), *files.routes(sv),
+            *admin.routes(sv), *openapi.routes()]

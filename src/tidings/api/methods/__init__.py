@@ -14,6 +14,7 @@ from tidings.api.methods import (
     message_ttl,
     messages,
     pins,
+    privacy,
     reactions,
     search,
     sync,
@@ -25,7 +26,7 @@ from tidings.api.methods.registry import Registry
 def all_methods() -> list[Method]:
     methods: list[Method] = []
     for module in (auth, users, chats, dialogs, messages, reactions, pins,
-                   message_attributes, message_ttl, exports, media, search, sync):
+                   message_attributes, message_ttl, exports, media, search, sync, privacy):
         registry: Registry = module.registry
         methods += registry.methods
     return methods
