@@ -147,3 +147,16 @@ def test_fanout_command_prints_table_and_writes_json(tmp_path: Path) -> None:
     assert row["ok"] and row["missing"] == row["duplicates"] == 0
     assert row["delivered"] == 40
     assert "dlv p50" in out.output
+
+
+async def test_reads_marks_every_cursor_over_the_wire(tmp_path: Path,
+                                                      database_url: str | None) -> None:
+    from tidings.bench.reads import ReadsParams, run_reads
+
+    params = ReadsParams(members=300, messages=2_000, service_marks=60, ws_users=4,
+                         ws_marks=40, window=4)
+    result = await run_reads(tmp_path / "data", database_url, params)
+    assert result.engine == engine_name(database_url)
+    assert (result.ws_acknowledged, result.ws_expected) == (40, 40)
+    assert result.cursors_ok and result.ok
+    assert result.memory_kb == "6.0 | 8.4"  # 300 members: 20 and 28 bytes each

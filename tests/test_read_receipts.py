@@ -167,12 +167,37 @@ async def test_index_follows_marks_from_another_node(sv: Services) -> None:
     assert (await sv.reads.index.chat(chat.chat_id)).count(msg) == 1
 
 
-def test_memory_of_a_large_chat() -> None:
-    reads = ChatReads([(u, 1, u * 10, 1_800_000_000) for u in range(1, 10_001)])
-    assert reads.nbytes() <= 200_000
-    assert reads.count(50_000) == 10_000 - 4_999
+async def test_concurrent_marks_commit_together_and_alone_fail(sv: Services) -> None:
+    """Marks arriving together share a transaction: each answers the cursor after
+    it as if they ran one by one, one read.updated per moved cursor, and a
+    refused mark (not a member) fails alone."""
+    import asyncio
 
-
+    assert isinstance(sv.bus, RecordingBus)
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    chat = await sv.chats.create(alice, "group", "team", [bob])
+    other = await sv.chats.create(carol, "group", "other", [])
+    ids = [(await send_text(sv, alice, chat.chat_id, f"m{i}")).msg_id for i in range(3)]
+    sv.bus.events.clear()
+    results = await asyncio.gather(
+        sv.reads.mark(bob, chat.chat_id, ids[1]),
+        sv.reads.mark(bob, chat.chat_id, ids[0]),   # lower: a no-op, answers ids[1]
+        sv.reads.mark(bob, other.chat_id, 1),       # not a member: fails alone
+        sv.reads.mark(bob, chat.chat_id, ids[2]),
+        sv.reads.mark(carol, other.chat_id, 10**6),  # clamped to the chat's pts
+        return_exceptions=True)
+    assert results[:2] == [ids[1], ids[1]]
+    assert isinstance(results[2], TidingsError)
+    assert results[2].code == ErrorCode.NOT_A_MEMBER
+    assert results[3] == ids[2]
+    top = (await sv.chats.get(carol, other.chat_id)).chat.pts
+    assert results[4] == top
+    user_updates = [(e.user_id, u["kind"], u["chat_id"], u["read_pts"])
+                    for e in sv.bus.events if isinstance(e, UserEvent)
+                    for u in wire.decode(e.frame)["updates"]]
+    assert sorted(user_updates) == sorted([(bob, "read.updated", chat.chat_id, ids[2]),
+                                           (carol, "read.updated", other.chat_id, top)])
+    assert await counts(sv, alice, chat.chat_id, ids) == {m: 1 for m in ids}
 
 
 async def test_live_read_push_reaches_the_sender(settings: Settings) -> None:

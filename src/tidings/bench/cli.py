@@ -347,14 +347,24 @@ def expiry_bench(engine: str, database_url: str | None, json_path: Path | None, 
 
 
 @bench.command("reads")
-@click.option("--database-url", default=None, help="PostgreSQL URL (default: SQLite)")
-@click.option("--marks", type=click.IntRange(min=1), default=5_000, show_default=True)
-def reads_bench(database_url: str | None, marks: int) -> None:
-    """Read receipts: counts, readers and memory of a 10,000-member chat's index,
-    and read.mark throughput through the service layer."""
-    from tidings.bench.reads import index_figures, mark_figures
+@workload_options
+@click.option("--members", type=click.IntRange(min=2), default=10_000, show_default=True,
+              help="members of the chat whose read index is measured")
+@click.option("--messages", type=click.IntRange(min=100), default=100_000, show_default=True)
+@click.option("--ws-users", type=click.IntRange(min=2), default=64, show_default=True)
+@click.option("--ws-marks", type=click.IntRange(min=2), default=20_000, show_default=True)
+@click.option("--window", type=click.IntRange(min=1), default=16, show_default=True,
+              help="marks in flight per connection")
+def reads_bench(engine: str, database_url: str | None, json_path: Path | None, members: int,
+                messages: int, ws_users: int, ws_marks: int, window: int) -> None:
+    """Read receipts: counts, readers and memory of a large chat's index, and
+    read.mark throughput through the service layer and over WebSocket."""
+    from tidings.bench.reads import READS_COLUMNS, ReadsParams, run_reads
 
-    click.echo(index_figures())
-    click.echo(index_figures(members=256))  # the largest chat that lists readers
-    for concurrency in (1, 32):
-        click.echo(run_async(mark_figures(database_url, marks=marks, concurrency=concurrency)))
+    params = ReadsParams(members=members, messages=messages, ws_users=ws_users,
+                         ws_marks=ws_marks, window=window)
+    results = run_workload("reads", engine, database_url, json_path, READS_COLUMNS,
+                           asdict(params), lambda d, url: run_reads(d, url, params))
+    fail_unless_ok(results, "a read.mark was not acknowledged or a cursor is wrong")
+
+

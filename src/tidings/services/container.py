@@ -113,6 +113,7 @@ class Services:
     async def start(self) -> None:
         await self.bus.start(self._deliver)
         self.messages.start()
+        self.reads.start()
 
     def _deliver(self, event: AnyEvent) -> None:
         self.visibility.on_event(event)
@@ -121,6 +122,7 @@ class Services:
 
     async def stop(self) -> None:
         await self.messages.stop()
+        await self.reads.stop()
         await self.bus.close()
         await self.files.close()
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from tidings import wire
 from tidings.bus.base import Bus, ChatEvent
 from tidings.clock import Clock
@@ -22,6 +24,7 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, invalid
 from tidings.services import access
+from tidings.services.group_commit import GroupCommitter
 from tidings.services.message_ttl import start_burn_txn
 from tidings.services.notify import publish_user_on_commit
 from tidings.services.read_index import ReadIndex
@@ -36,6 +39,12 @@ def _missing(msg_id: int) -> TidingsError:
     return TidingsError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {msg_id}", msg_id=msg_id)
 
 
+class MarkRequest(msgspec.Struct, frozen=True):
+    user_id: int
+    chat_id: int
+    pts: int
+
+
 class ReadService:
     def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings,
                  index: ReadIndex) -> None:
@@ -44,29 +53,87 @@ class ReadService:
         self._clock = clock
         self._settings = settings
         self.index = index
+        # Marks are group-committed like sends (a cursor move is small and
+        # frequent: one transaction each would cap it at the commit rate). Lanes
+        # split by user, so two lanes never write the same member or user row.
+        self._lanes: list[GroupCommitter[MarkRequest, int]] = [
+            GroupCommitter(self._mark_batch, settings.write_batch_max)
+            for _ in range(db.engine.write_concurrency)]
+
+    def start(self) -> None:
+        for lane in self._lanes:
+            lane.start()
+
+    async def stop(self) -> None:
+        for lane in self._lanes:
+            await lane.stop()
 
     async def mark(self, user_id: int, chat_id: int, pts: int) -> int:
+        """Move the caller's cursor forward to ``pts`` (clamped to what they may
+        see); returns the cursor after the call."""
         if pts < 0:
             raise invalid("pts must not be negative", field="pts")
+        request = MarkRequest(user_id, chat_id, pts)
+        return await self._lanes[user_id % len(self._lanes)].submit(request)
 
-        async def mark_txn(txn: Txn) -> int:
-            chat, member = await access.load_membership_txn(txn, chat_id, user_id, active=True)
-            target = min(pts, access.visible_upto(chat, member))
-            if target <= member.read_pts:
-                return member.read_pts
-            now = self._clock.now()
-            if await chats.advance_read_txn(txn, chat_id, user_id, target, now):
-                update = await updates.append_user_update_txn(
-                    txn, user_id, now, "read.updated", {"chat_id": chat_id, "read_pts": target})
-                publish_user_on_commit(txn, self._bus, user_id, [update])
-                await start_burn_txn(txn, self._bus, chat, user_id, member.read_pts, target,
-                                     now)
-                txn.call_after(lambda: self.index.apply_read(chat_id, user_id, target, now))
-                if chat.member_count <= self._settings.reads_small_chat_threshold:
-                    txn.call_after(lambda: self._push_read(chat_id, user_id, target))
-            return target
+    async def _mark_batch(self, batch: list[MarkRequest]) -> list[int | TidingsError]:
+        return await self._db.write("mark_read", lambda txn: self._mark_batch_txn(txn, batch))
 
-        return await self._db.write("mark_read", mark_txn)
+    async def _mark_batch_txn(self, txn: Txn, batch: list[MarkRequest]
+                              ) -> list[int | TidingsError]:
+        now = self._clock.now()
+        pairs = sorted({(r.chat_id, r.user_id) for r in batch})
+        chat_rows = await chats.get_chats_txn(txn, sorted({c for c, _ in pairs}))
+        members = await chats.members_of_chats_txn(txn, pairs)
+        # Requests in order, as if one after another: each answer is the cursor
+        # after it, and a pair's cursor ends at the highest target of the batch.
+        cursor: dict[tuple[int, int], int] = {}
+        start: dict[tuple[int, int], int] = {}
+        results: list[int | TidingsError] = []
+        for r in batch:
+            key = (r.chat_id, r.user_id)
+            try:
+                chat = chat_rows.get(r.chat_id)
+                if chat is None:
+                    raise access.chat_missing(r.chat_id)
+                member = access.require_active(members.get(key), r.chat_id)
+            except TidingsError as exc:
+                results.append(exc)
+                continue
+            start.setdefault(key, member.read_pts)
+            target = min(r.pts, access.visible_upto(chat, member))
+            cursor[key] = max(cursor.get(key, member.read_pts), target)
+            results.append(cursor[key])
+        moves = {key: upto for key, upto in cursor.items() if upto > start[key]}
+        if not moves:
+            return results
+        # A burn countdown locks its direct chat's row: lock those first, in chat
+        # id order, as sends and leaves lock a chat before its member rows.
+        direct = sorted({c for c, _ in moves if chat_rows[c].kind == "direct"})
+        if direct:
+            await chats.get_chats_txn(txn, direct, lock=True)
+        moved = await chats.advance_reads_many_txn(
+            txn, [(c, u, upto) for (c, u), upto in moves.items()], now)
+        written = await updates.append_user_updates_many_txn(
+            txn, [(u, "read.updated", {"chat_id": c, "read_pts": moves[(c, u)]})
+                  for c, u in sorted(moved, key=lambda k: (k[1], k[0]))], now)
+        for user_id, user_updates in written.items():
+            publish_user_on_commit(txn, self._bus, user_id, user_updates)
+        for chat_id, user_id in sorted(moved):
+            if chat_rows[chat_id].kind == "direct":
+                await start_burn_txn(txn, self._bus, chat_rows[chat_id], user_id,
+                                     start[(chat_id, user_id)], moves[(chat_id, user_id)], now)
+        small = self._settings.reads_small_chat_threshold
+        applied = [(c, u, moves[(c, u)], chat_rows[c].member_count <= small)
+                   for c, u in sorted(moved)]
+        txn.call_after(lambda: self._after_marks(applied, now))
+        return results
+
+    def _after_marks(self, applied: list[tuple[int, int, int, bool]], now: int) -> None:
+        for chat_id, user_id, read_pts, push in applied:
+            self.index.apply_read(chat_id, user_id, read_pts, now)
+            if push:
+                self._push_read(chat_id, user_id, read_pts)
 
     def _push_read(self, chat_id: int, user_id: int, read_pts: int) -> None:
         """Ephemeral (not in any log): a device offline now asks read.receipts."""

@@ -249,6 +249,23 @@ async def advance_read_txn(txn: Txn, chat_id: int, user_id: int, read_pts: int, 
     return row is not None
 
 
+async def advance_reads_many_txn(txn: Txn, moves: list[tuple[int, int, int]], now: int
+                                 ) -> set[tuple[int, int]]:
+    """``advance_read_txn`` for many (chat_id, user_id, read_pts), one statement;
+    returns the (chat_id, user_id) whose cursor moved. Pairs must be distinct."""
+    if not moves:
+        return set()
+    keys, args = txn.engine.keys_table(
+        "k", [("chat_id", "bigint"), ("user_id", "bigint"), ("read_pts", "bigint")], 2,
+        sorted(moves))
+    rows = await txn.fetch(
+        f"UPDATE members SET read_pts = k.read_pts, read_at = $1 FROM {keys}"
+        " WHERE members.chat_id = k.chat_id AND members.user_id = k.user_id"
+        " AND members.read_pts < k.read_pts RETURNING members.chat_id, members.user_id",
+        now, *args)
+    return {(int(r[0]), int(r[1])) for r in rows}
+
+
 async def active_member_ids_txn(txn: Txn, chat_id: int) -> list[int]:
     rows = await txn.fetch(
         "SELECT user_id FROM members WHERE chat_id = $1 AND left_pts IS NULL", chat_id)

@@ -125,6 +125,39 @@ async def append_user_update_txn(
     return wire.user_update(seq, kind, now, payload)
 
 
+async def append_user_updates_many_txn(
+    txn: Txn, entries: list[tuple[int, str, dict[str, Any]]], now: int
+) -> dict[int, list[dict[str, Any]]]:
+    """``append_user_update_txn`` for many users in two statements (their seq
+    reserved in one, every entry inserted in one); ``entries`` are (user_id,
+    kind, payload), each user's in the order given. Callers write users in
+    user id order when they lock other rows of theirs too."""
+    if not entries:
+        return {}
+    counts: dict[int, int] = {}
+    for user_id, _, _ in entries:
+        counts[user_id] = counts.get(user_id, 0) + 1
+    keys, args = txn.engine.keys_table("k", [("user_id", "bigint"), ("n", "bigint")], 1,
+                                       sorted(counts.items()))
+    found = await txn.fetch(
+        f"UPDATE users SET seq = users.seq + k.n FROM {keys} WHERE users.user_id = k.user_id"
+        " RETURNING users.user_id, users.seq", *args)
+    next_seq = {int(r[0]): int(r[1]) - counts[int(r[0])] + 1 for r in found}
+    if len(next_seq) != len(counts):
+        raise LookupError(f"users missing: {sorted(set(counts) - set(next_seq))}")
+    rows: list[tuple[Any, ...]] = []
+    written: dict[int, list[dict[str, Any]]] = {}
+    for user_id, kind, payload in entries:
+        seq = next_seq[user_id]
+        next_seq[user_id] = seq + 1
+        rows.append((user_id, seq, kind, now, wire.encode(payload).decode()))
+        written.setdefault(user_id, []).append(wire.user_update(seq, kind, now, payload))
+    await txn.executemany(
+        "INSERT INTO user_updates (user_id, seq, kind, date, payload) VALUES ($1, $2, $3, $4, $5)",
+        rows)
+    return written
+
+
 async def user_seq_txn(txn: Txn, user_id: int) -> int:
     return int(await txn.fetchval("SELECT seq FROM users WHERE user_id = $1", user_id) or 0)
 
