@@ -275,3 +275,32 @@ async def test_admin_sets_expiry_and_lists_chats(admin_settings: Settings) -> No
         assert status == 200 and doc["openapi"].startswith("3.1")
         assert {"/admin/chats", "/admin/chats/expire"} <= set(doc["paths"])
         assert "SetExpireBody" in doc["components"]["schemas"]
+
+
+async def test_sdk_shows_the_expiry_to_a_device_that_was_offline(settings: Settings) -> None:
+    """Over a real server: bob's device is away when the chat expires; on resume
+    it catches up and its view says expired, as the online one already does."""
+    clock = FakeClock()
+    async with running_server(settings, clock) as srv, Client(srv.url) as alice, \
+            Client(srv.url) as bob:
+        await alice.register("alice", PASSWORD)
+        bob_id = (await bob.register("bob", PASSWORD))["user_id"]
+        chat_id = (await alice.create_group("Team", [bob_id]))["chat_id"]
+        await bob.wait_for(lambda c: chat_id in c.chats)
+        at = clock.now() + 60
+        await alice.call("chat.set_expire", {"chat_id": chat_id, "expire_at": at})
+        token = bob.token
+        assert token is not None
+        await bob.disconnect()
+        clock.advance(60)
+        await srv.jobs.run_due()
+        await alice.wait_for(lambda c: c.chats[chat_id].expired)
+        await bob.resume(token)
+        await bob.catch_up()
+        assert bob.chats[chat_id].expired
+        assert bob.chats[chat_id].pts == alice.chats[chat_id].pts
+        with pytest.raises(TidingsClientError) as err:
+            await bob.send_text(chat_id, "too late")
+        assert err.value.code == "CHAT_EXPIRED"
+        await alice.call("chat.set_expire", {"chat_id": chat_id, "expire_at": None})
+        await bob.wait_for(lambda c: not c.chats[chat_id].expired)

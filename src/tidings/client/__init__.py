@@ -45,7 +45,9 @@ Sync state (mirror of the server, updated only by applied updates)
               dict), members (set[int], known from updates only), roles
               (user_id -> role, same caveat), left (bool), read_pts (int),
               pinned (set of pinned msg_ids), dialog_pinned / dialog_hidden /
-              muted_until (this user's dialog settings, from dialog.* updates).
+              muted_until (this user's dialog settings, from dialog.* updates),
+              expired (a chat.expired update arrived and no chat.expire_set
+              since: show the chat read-only).
               Deleted, hidden and cleared messages leave ``messages``; reactions,
               attributes, tags and ttl_expires_at follow their updates.
     await catch_up()     first time ``sync.get_state`` (no old messages are loaded),

@@ -32,6 +32,7 @@ class ChatView:
     read_pts: int = 0
     pinned: set[int] = field(default_factory=set)  # pinned msg_ids (message.pinned)
     cleared_upto: int = 0  # history cleared (for me or everyone) up to this pts
+    expired: bool = False  # a chat.expired update arrived (and no chat.expire_set since)
     # This user's dialog settings (dialog.* user updates): pin order (0 = not
     # pinned), the pts it was hidden at (0 = shown), muted until (0 = not muted).
     dialog_pinned: int = 0
@@ -181,6 +182,12 @@ def apply_chat_update(view: ChatView, update: dict[str, Any]) -> None:
             view.roles.pop(user_id, None)
     elif kind == "chat.expire_set" and view.chat is not None:
         view.chat["expire_at"] = update.get("expire_at")
+        view.expired = False  # reopened (or a new time set before it passed)
+    elif kind == "chat.expired":
+        # The composer closes: the chat is read-only from here until reopened.
+        view.expired = True
+        if view.chat is not None:
+            view.chat["expire_at"] = update.get("expire_at")
 
 
 def apply_message_extras(view: ChatView, update: dict[str, Any]) -> None:

@@ -167,6 +167,10 @@ def system_line(system: Mapping[str, Any], names: Mapping[int, str]) -> str:
         if not isinstance(expire_at, int) or expire_at <= 0:
             return f"{by} removed the chat's expiry"
         return f"{by} set the chat to expire at {utc(expire_at)}"
+    if action == "chat.expired":
+        expire_at = system.get("expire_at")
+        when = f" at {utc(expire_at)}" if isinstance(expire_at, int) else ""
+        return f"This chat expired{when}; it no longer accepts messages"
     if action == "message.pinned":
         msg_id = system.get("msg_id")
         if isinstance(msg_id, int):
