@@ -8,7 +8,10 @@ add users to the group, remove them or let them leave (so users leave and come
 back), recall recent messages, send files, let time pass (the media expiry job
 expires and then deletes them: ``media.expired`` / ``media.deleted`` in the
 chat), renew them from the group's pool, move them into and out of their
-sender's custody, and take devices offline and back online. Going
+sender's custody, mark chats read (the user's other devices follow the
+cursor), turn read receipts off and on, let the group's owner expire it and
+reopen it (writes in between answer CHAT_EXPIRED; the expiry job's
+``chat.expired`` reaches every device), and take devices offline and back online. Going
 offline is either ``Client.disconnect()`` or a drop by the server, which also
 discards the pushes it still had queued for the device; either way the client
 keeps its sync state, and ``resume(token)`` brings it back and catches up.
@@ -61,6 +64,7 @@ from hypothesis.stateful import (
 
 from tidings.app import TidingsServer
 from tidings.client import Client
+from tidings.client.errors import TidingsClientError
 from tidings.clock import FakeClock
 from tidings.config import Settings
 from tidings.jobs import build_runner
@@ -177,6 +181,10 @@ class ChatModel:
     user_floor: dict[int, int] = field(default_factory=dict)  # cleared for one user
     hidden: dict[int, set[int]] = field(default_factory=dict)  # deleted for one user
     pinned: set[int] = field(default_factory=set)
+    # user index -> read cursor, as the last read.mark answered it (unknown
+    # until the user marks; a rejoin moves it without a mark, so forgotten)
+    read: dict[int, int] = field(default_factory=dict)
+    expired: bool = False  # chat.expired seen and not reopened since
 
     def active(self, user: int) -> bool:
         spans = self.memberships.get(user)
@@ -253,6 +261,7 @@ class OfflineCatchUp(RuleBasedStateMachine):
         self.online: set[Dev] = set()
         self.chats: list[ChatModel] = []
         self.texts = 0
+        self.receipts: dict[int, bool] = {}  # user index -> read_receipts, if set
         self.clock = FakeClock(1_800_000_000)
         self.http: aiohttp.ClientSession | None = None
         try:
@@ -409,6 +418,7 @@ class OfflineCatchUp(RuleBasedStateMachine):
         assert pts == group.pts + 2, f"add_members answered pts {pts} after {group.pts}"
         group.pts = pts
         group.memberships.setdefault(target, []).append([pts - 1, None])
+        group.read.pop(target, None)
         group.messages[pts] = MessageModel(self.user_ids[dev[0]], None)
 
     @precondition(lambda self: bool(self._online_members(self.group))
@@ -613,6 +623,68 @@ class OfflineCatchUp(RuleBasedStateMachine):
             self.user_ids[dev[0]], caption, file=FileModel(
                 uploaded["file_id"], dev[0], now, now + FILE_TTL))
 
+    @precondition(lambda self: bool(self._senders()))
+    @rule(data=st.data(), back=st.integers(0, 3))
+    def mark_read(self, data: st.DataObject, back: int) -> None:
+        dev, i = data.draw(st.sampled_from(self._senders()), label="device, chat")
+        self._run(self._mark_read(dev, self.chats[i], back))
+
+    async def _mark_read(self, dev: Dev, chat: ChatModel, back: int) -> None:
+        """A cursor moves forward only; the user's other devices follow it
+        through read.updated (checked in _compare)."""
+        u = dev[0]
+        target = max(chat.pts - back, 0)
+        got = await self.clients[dev].mark_read(chat.chat_id, target)
+        before = chat.read.get(u)
+        if before is not None:
+            assert got == max(before, target), f"mark {target} after {before} answered {got}"
+        chat.read[u] = got
+
+    @precondition(lambda self: bool(self.online))
+    @rule(data=st.data(), share=st.booleans())
+    def set_read_receipts(self, data: st.DataObject, share: bool) -> None:
+        dev = data.draw(st.sampled_from(sorted(self.online)), label="device")
+        self._run(self._set_read_receipts(dev, share))
+
+    async def _set_read_receipts(self, dev: Dev, share: bool) -> None:
+        got = await self.clients[dev].call("privacy.update", {"read_receipts": share})
+        assert got == {"read_receipts": share}
+        self.receipts[dev[0]] = share
+
+    @precondition(lambda self: self.group.owner is not None and any(
+        d[0] == self.group.owner for d in self._online_members(self.group)))
+    @rule(data=st.data())
+    def expire_and_reopen(self, data: st.DataObject) -> None:
+        owners = [d for d in self._online_members(self.group) if d[0] == self.group.owner]
+        dev = data.draw(st.sampled_from(owners), label="owner")
+        self._run(self._expire_and_reopen(dev))
+
+    async def _expire_and_reopen(self, dev: Dev) -> None:
+        """The owner sets the group to expire now: writes are refused, the expiry
+        job writes chat.expired and its system message, then the owner reopens
+        it. A device offline meanwhile catches up all six entries."""
+        assert self.server is not None
+        group, client, by = self.group, self.clients[dev], self.user_ids[dev[0]]
+        set_pts = await client.call("chat.set_expire", {"chat_id": group.chat_id,
+                                                        "expire_at": self.clock.now()})
+        assert set_pts == {"pts": group.pts + 2}, set_pts
+        group.pts += 2  # chat.expire_set, then the "expiry.set" system message
+        group.messages[group.pts] = MessageModel(by, None)
+        with pytest.raises(TidingsClientError) as refused:
+            await client.send_text(group.chat_id, "too late")
+        assert refused.value.code == "CHAT_EXPIRED"
+        await build_runner(self.server.services).run_due()
+        group.pts += 2  # chat.expired, then its system message (from nobody)
+        group.messages[group.pts] = MessageModel(0, None)
+        group.expired = True
+        await client.wait_for(lambda c: c.chats[group.chat_id].expired)
+        reopened = await client.call("chat.set_expire", {"chat_id": group.chat_id,
+                                                         "expire_at": None})
+        assert reopened == {"pts": group.pts + 2}, reopened
+        group.pts += 2
+        group.messages[group.pts] = MessageModel(by, None)
+        group.expired = False
+
     @rule(seconds=st.sampled_from([30, 60, 120]))
     def time_passes(self, seconds: int) -> None:
         self._run(self._time_passes(seconds))
@@ -773,6 +845,8 @@ class OfflineCatchUp(RuleBasedStateMachine):
 
     async def _compare(self, dev: Dev, phase: str) -> None:
         client, u = self.clients[dev], dev[0]
+        privacy = await client.call("privacy.get")
+        assert privacy["read_receipts"] == self.receipts.get(u, True), privacy
         for chat in self.chats:
             where = f"{self._who(dev)}, {chat.kind} chat {chat.chat_id}, {phase}"
             view = client.chats.get(chat.chat_id)
@@ -783,6 +857,11 @@ class OfflineCatchUp(RuleBasedStateMachine):
             active = chat.active(u)
             assert view.left == (not active), f"{where}: left={view.left}, member={active}"
             assert view.pts == chat.upto(u), f"{where}: pts {view.pts} != {chat.upto(u)}"
+            if active and u in chat.read:
+                assert view.read_pts == chat.read[u], (
+                    f"{where}: read_pts {view.read_pts} != marked {chat.read[u]}")
+            if active:
+                assert view.expired == chat.expired, f"{where}: expired={view.expired}"
             actual = {msg_id: summary(m) for msg_id, m in view.messages.items()}
             assert max(actual, default=0) <= chat.upto(u), (
                 f"{where}: holds messages beyond pts {chat.upto(u)}: {sorted(actual)}")
