@@ -148,10 +148,12 @@ async def test_small_chat_pushes_reads_live(sv: Services) -> None:
     for chat in (small, large):
         msg = (await send_text(sv, alice, chat.chat_id)).msg_id
         await sv.reads.mark(bob, chat.chat_id, msg)
-    pushes = [wire.decode(e.frame) for e in sv.bus.events
+    events = [e for e in sv.bus.events
               if isinstance(e, ChatEvent) and b'"push":"read"' in e.frame]
+    pushes = [wire.decode(e.frame) for e in events]
     assert pushes == [{"push": "read", "chat_id": small.chat_id, "user_id": bob,
                        "read_pts": pushes[0]["read_pts"]}]
+    assert [e.skip_user for e in events] == [bob]  # to the other members only
 
 
 async def test_index_follows_marks_from_another_node(sv: Services) -> None:

@@ -27,6 +27,8 @@ class ChatEvent(BusEvent, frozen=True, tag="c"):
     joined: list[int] = []
     left: list[int] = []
     views_changed: bool = False
+    # An ephemeral push about one user (their read cursor) goes to the others.
+    skip_user: int = 0
 
 
 class UserEvent(BusEvent, frozen=True, tag="u"):

@@ -139,7 +139,7 @@ class ReadService:
         """Ephemeral (not in any log): a device offline now asks read.receipts."""
         frame = wire.encode({"push": "read", "chat_id": chat_id, "user_id": user_id,
                              "read_pts": read_pts})
-        self._bus.publish(ChatEvent(chat_id=chat_id, frame=frame))
+        self._bus.publish(ChatEvent(chat_id=chat_id, frame=frame, skip_user=user_id))
 
     async def receipts(self, user_id: int, chat_id: int, msg_ids: list[int]
                        ) -> dict[str, Any]:
