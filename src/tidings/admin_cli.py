@@ -1,4 +1,4 @@
-"""``tidings admin``: operator commands on media (issue 8) against the
+"""``tidings admin``: operator commands (media, backups) against the
 configured database, with the server running or not.
 
 An unknown user or chat, or an invalid value, ends with one line and exit
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -57,7 +57,8 @@ def _common(fn: Any) -> Any:
 
 @click.group()
 def admin() -> None:
-    """Operator commands: usage counters, storage report, entitlements, whitelist."""
+    """Operator commands: usage counters, storage report, entitlements, whitelist,
+    backup and restore."""
 
 
 @admin.command("recompute-usage")
@@ -158,3 +159,46 @@ def _table(headings: list[str], rows: list[list[Any]]) -> str:
              for row in cells]
     lines.insert(1, "  " + "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _backup_call(action: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    from tidings.db.backup import BackupError
+
+    try:
+        return asyncio.run(action())
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@admin.command("backup")
+@_common
+@click.argument("dest", type=click.Path(path_type=Path, dir_okay=False))
+def backup(config_file: Path | None, dest: Path, **flags: Any) -> None:
+    """Back up the configured database to DEST while the server runs: SQLite's
+    online backup API, or pg_dump --format=custom for PostgreSQL. Blobs are
+    not included (docs/deployment.md)."""
+    from tidings.cli import settings_from
+    from tidings.db import backup as ops
+
+    s = settings_from(config_file, **flags)
+    done = _backup_call(lambda: ops.backup(s.database_url, s.sqlite_path, dest))
+    click.echo(f"{done.engine}: {done.detail}")
+    click.echo(f"wrote {done.path} ({done.size_bytes:,} bytes)")
+
+
+@admin.command("restore")
+@_common
+@click.argument("source", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--force", is_flag=True,
+              help="replace a database that already holds data (stop the server first)")
+def restore(config_file: Path | None, source: Path, force: bool, **flags: Any) -> None:
+    """Restore the configured database from SOURCE (made by ``tidings admin
+    backup``). Refuses to overwrite a database holding data without --force."""
+    from tidings.cli import settings_from
+    from tidings.db import backup as ops
+
+    s = settings_from(config_file, **flags)
+    done = _backup_call(lambda: ops.restore(s.database_url, s.sqlite_path, source,
+                                            force=force))
+    click.echo(f"{done.engine}: {done.detail}")
+    click.echo(f"restored from {source}; start the server to use it")
