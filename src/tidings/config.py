@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     max_inflight_requests: int = Field(256, ge=1, description="per connection")
     auth_timeout_seconds: float = Field(30.0, gt=0)
     shutdown_grace_seconds: float = Field(5.0, ge=0)
+    # /readyz: how long the database and the bus each get to answer.
+    readiness_timeout_seconds: float = Field(2.0, gt=0, le=30)
 
     # -- messaging limits
     max_text_length: int = Field(4096, ge=1)

@@ -16,5 +16,8 @@ class LocalBus:
         if self._deliver is not None:
             self._deliver(event)
 
+    async def check(self) -> None:
+        """In process: reachable while the process runs."""
+
     async def close(self) -> None:
         self._deliver = None

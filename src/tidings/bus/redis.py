@@ -147,6 +147,11 @@ class RedisBus:
             await self._client.aclose()
         self._deliver = None
 
+    async def check(self) -> None:
+        if self._client is None:
+            raise RuntimeError("the redis bus is not started")
+        await self._client.ping()  # bounded by socket_timeout
+
     # -- subscriber ---------------------------------------------------------
 
     async def _subscribe(self) -> PubSub:

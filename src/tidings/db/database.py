@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from prometheus_client import Counter, Histogram
 
-from tidings.db.engine import Engine, TxnFn
+from tidings.db.engine import Engine, Txn, TxnFn
 from tidings.errors import StorageRejected
 
 T = TypeVar("T")
@@ -34,6 +34,13 @@ class Database:
 
     async def read(self, name: str, fn: TxnFn[T], *, snapshot: bool = True) -> T:
         return await self._run(name, fn, write=False, snapshot=snapshot)
+
+    async def check(self) -> None:
+        """Raise if the database cannot answer a query now (``/readyz``)."""
+        async def ping_txn(txn: Txn) -> None:
+            await txn.fetchval("SELECT 1")
+
+        await self.engine.run(ping_txn, write=False, snapshot=False)
 
     async def _run(self, name: str, fn: TxnFn[T], *, write: bool, snapshot: bool = True
                    ) -> T:

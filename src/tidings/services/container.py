@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from tidings.bus.base import AnyEvent, Bus
@@ -125,6 +127,23 @@ class Services:
         await self.reads.stop()
         await self.bus.close()
         await self.files.close()
+
+    async def unreachable(self, within: float) -> dict[str, str]:
+        """What this node cannot reach now, by part (``database``, ``bus``), with
+        the error; empty when it can serve. Each part gets ``within`` seconds."""
+        async def probe(check: Callable[[], Awaitable[None]]) -> str | None:
+            try:
+                async with asyncio.timeout(within):
+                    await check()
+            except TimeoutError:
+                return f"no answer within {within:g} s"
+            except Exception as exc:
+                return f"{type(exc).__name__}: {exc}"
+            return None
+
+        found = await asyncio.gather(probe(self.db.check), probe(self.bus.check))
+        return {part: error for part, error in zip(("database", "bus"), found, strict=True)
+                if error is not None}
 
     async def followed_chats(self, user_id: int) -> list[int]:
         """The chats whose updates a newly connected device of this user receives."""

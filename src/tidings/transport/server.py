@@ -35,6 +35,7 @@ class Node:
         self.app = web.Application()
         self.app.router.add_get("/ws", self.handle_ws)
         self.app.router.add_get("/healthz", self.handle_health)
+        self.app.router.add_get("/readyz", self.handle_ready)
         self.app.router.add_get("/metrics", self.handle_metrics)
         self.app.add_routes(http.routes(services))  # REST: /exports/{job_id}
 
@@ -62,6 +63,16 @@ class Node:
         if not self.ready:
             return web.json_response({"status": "stopping"}, status=503)
         return web.json_response({"status": "ok"})
+
+    async def handle_ready(self, request: web.Request) -> web.Response:
+        """200 only while this node can serve: not stopping, and the database and
+        the bus answer (a load balancer takes it out of rotation otherwise)."""
+        if not self.ready:
+            return web.json_response({"status": "stopping"}, status=503)
+        failed = await self.services.unreachable(self.settings.readiness_timeout_seconds)
+        if failed:
+            return web.json_response({"status": "unavailable", "failed": failed}, status=503)
+        return web.json_response({"status": "ready"})
 
     async def handle_metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type":
