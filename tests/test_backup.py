@@ -63,17 +63,18 @@ async def test_backup_under_load_restores_every_acknowledged_message(
     async with running_server(settings) as srv, Client(srv.url) as alice:
         await alice.register("alice", PASSWORD)
         chat_id = (await alice.create_group("Team", []))["chat_id"]
-        stop = asyncio.Event()
+        stop, warm = asyncio.Event(), asyncio.Event()
 
         async def keep_sending() -> None:
             i = 0
             while not stop.is_set():
                 acked.append((await alice.send_text(chat_id, f"m{i}"))["msg_id"])
                 i += 1
+                if i == 30:
+                    warm.set()
 
         load = asyncio.create_task(keep_sending())
-        while len(acked) < 30:
-            await asyncio.sleep(0.01)
+        await warm.wait()
         before = set(acked)  # acknowledged before the backup began
         done = await backup(database_url, settings.sqlite_path, dest)
         await asyncio.sleep(0.05)

@@ -64,6 +64,10 @@ def create_bus(settings: Settings) -> Bus:
         from tidings.bus.redis import RedisBus
 
         return RedisBus(settings.redis_url, channel=f"{settings.bus_channel_prefix}:events")
+    if settings.bus == "nats":
+        from tidings.bus.nats import NatsBus
+
+        return NatsBus(settings.nats_url, subject=f"{settings.bus_channel_prefix}.events")
     return LocalBus()
 
 

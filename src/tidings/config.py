@@ -64,8 +64,9 @@ class Settings(BaseSettings):
     )
 
     # -- bus
-    bus: Literal["local", "redis"] = "local"
+    bus: Literal["local", "redis", "nats"] = "local"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    nats_url: str = "nats://127.0.0.1:4222"
     bus_channel_prefix: str = "tidings"
 
     # -- auth
