@@ -27,6 +27,9 @@ class ChatEvent(BusEvent, frozen=True, tag="c"):
     joined: list[int] = []
     left: list[int] = []
     views_changed: bool = False
+    # An ephemeral push for the other members only (typing): this user's
+    # devices do not receive the frame.
+    skip_user: int | None = None
 
 
 class UserEvent(BusEvent, frozen=True, tag="u"):

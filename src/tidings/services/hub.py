@@ -99,7 +99,8 @@ class LiveHub:
         for user_id in event.joined:
             self._subscribe(user_id, event.chat_id)
         for user_id in tuple(self._users_in.get(event.chat_id, ())):
-            self._push_to_user(user_id, event.frame)
+            if user_id != event.skip_user:
+                self._push_to_user(user_id, event.frame)
         for user_id in event.left:
             self._unsubscribe(user_id, event.chat_id)
 
