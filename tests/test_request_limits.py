@@ -189,3 +189,23 @@ async def test_guessing_passwords_from_one_address_slows_down(
     assert waits == [1, 2, 4, 8]
     clock.advance(16)
     assert "result" in await login(url, "victim", PASSWORD)
+
+
+async def test_the_per_connection_limit_says_when_to_retry(tmp_path: Path) -> None:
+    settings = test_settings(tmp_path / "data", None, rate_limit_exempt_loopback=False,
+                             rate_limit_per_second=0.5, rate_limit_burst=2)
+    async with running_server(settings, FakeClock()) as srv, aiohttp.ClientSession() as http, \
+            http.ws_connect(srv.url) as ws:
+        replies = [await raw(ws, i, "sync.get_state", {}) for i in range(3)]
+        assert [r["error"]["code"] for r in replies] == [
+            "UNAUTHORIZED", "UNAUTHORIZED", "RATE_LIMITED"]
+        assert replies[2]["error"]["data"] == {"retry_after": 2}
+
+
+def test_settings_refuse_inconsistent_limits(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="typing_throttle_seconds"):
+        test_settings(tmp_path, None, typing_throttle_seconds=6, typing_expire_seconds=6)
+    with pytest.raises(ValueError, match="chat_get_members_limit"):
+        test_settings(tmp_path, None, chat_get_members_limit=300)
+    with pytest.raises(ValueError):
+        test_settings(tmp_path, None, rate_limit_send_per_second=0)

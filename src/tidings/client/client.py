@@ -316,14 +316,16 @@ class Client:
         action, expires_in = push.get("action"), push.get("expires_in")
         if not isinstance(chat_id, int) or not isinstance(user_id, int):
             return
-        in_chat = self._typing.setdefault(chat_id, {})
+        now = asyncio.get_running_loop().time()
+        in_chat = {u: entry for u, entry in self._typing.get(chat_id, {}).items()
+                   if entry[1] > now}  # expired ones are dropped here
+        self._typing[chat_id] = in_chat
         if action == "cancel" or not isinstance(expires_in, int | float) or expires_in <= 0:
             in_chat.pop(user_id, None)
         else:
-            loop = asyncio.get_running_loop()
-            until = loop.time() + float(expires_in)
+            until = now + float(expires_in)
             in_chat[user_id] = (str(action), until)
-            loop.call_at(until, self._hub.changed)  # wait_for sees it expire
+            asyncio.get_running_loop().call_at(until, self._hub.changed)  # wait_for sees it
         self._hub.changed()
 
     async def mark_read(self, chat_id: int, pts: int) -> int:
