@@ -57,3 +57,22 @@ async def test_updates_cross_nodes_over_redis(tmp_path: Path, pg_url: str,
         finally:
             await alice.close()
             await bob.close()
+
+
+async def test_typing_crosses_nodes_over_redis(tmp_path: Path, pg_url: str,
+                                               redis_url: str) -> None:
+    common = {"bus": "redis", "redis_url": redis_url, "secret_key": "k" * 40,
+              "bus_channel_prefix": f"test-{uuid.uuid4().hex[:8]}"}
+    node_a = test_settings(tmp_path / "a", pg_url, **common)
+    node_b = test_settings(tmp_path / "b", pg_url, **common)
+    async with running_server(node_a) as a, running_server(node_b) as b, \
+            Client(a.url) as alice, Client(b.url) as bob, Client(b.url) as alice_on_b:
+        await alice.register("alice", PASSWORD)
+        bob_id = (await bob.register("bob", PASSWORD))["user_id"]
+        await alice_on_b.login("alice", PASSWORD, "tablet")
+        chat_id = (await alice.direct(bob_id))["chat_id"]
+        await bob.wait_for(lambda c: chat_id in c.chats)
+        await alice_on_b.wait_for(lambda c: chat_id in c.chats)
+        assert await alice.send_typing(chat_id)
+        await bob.wait_for(lambda c: c.typing_in(chat_id) == {alice.user_id: "typing"})
+        assert alice_on_b.typing_in(chat_id) == {}  # never to the typing user's devices

@@ -104,6 +104,33 @@ class Settings(BaseSettings):
         1000.0, gt=0, description="requests per client address, all its connections together")
     rate_limit_per_address_burst: int = Field(2000, ge=1)
     rate_limit_exempt_loopback: bool = True
+    # per device (all its connections on one node) and per address, by kind of
+    # request (services.rate_limits): RATE_LIMITED with data.retry_after
+    rate_limit_send_per_second: float = Field(
+        10.0, gt=0, description="message.send and message.forward per device")
+    rate_limit_send_burst: int = Field(50, ge=1)
+    rate_limit_reaction_per_second: float = Field(
+        5.0, gt=0, description="message.react and message.unreact per device")
+    rate_limit_reaction_burst: int = Field(20, ge=1)
+    rate_limit_typing_per_second: float = Field(
+        1.0, gt=0, description="typing.send per device, all chats together")
+    rate_limit_typing_burst: int = Field(10, ge=1)
+    rate_limit_contact_request_per_second: float = Field(
+        0.01, gt=0, description="contact.request per device (36 an hour)")
+    rate_limit_contact_request_burst: int = Field(10, ge=1)
+    rate_limit_search_per_second: float = Field(
+        2.0, gt=0, description="message.search and user.search per device")
+    rate_limit_search_burst: int = Field(10, ge=1)
+    rate_limit_register_per_second: float = Field(
+        0.05, gt=0, description="auth.register per client address (one per 20 s)")
+    rate_limit_register_burst: int = Field(10, ge=1)
+    rate_limit_login_per_second: float = Field(
+        1.0, gt=0, description="auth.login per client address, whatever the outcome "
+        "(failed ones also back off: login_failures_*)")
+    rate_limit_login_burst: int = Field(20, ge=1)
+    rate_limit_max_keys: int = Field(
+        100_000, ge=1, description="devices or addresses each of those bucket tables keeps "
+        "(idle ones, then the least recently used, are forgotten beyond it)")
     max_pending_pushes: int = Field(
         2000, ge=10, description="queued push frames before a slow device is disconnected"
     )
@@ -135,6 +162,19 @@ class Settings(BaseSettings):
     reads_large_chat_threshold: int = Field(
         256, ge=1, description="chats with more members answer read counts only "
         "(read.readers: READERS_HIDDEN)")
+    chat_members_max_limit: int = Field(
+        200, ge=1, description="largest chat.members page (also its default)")
+    chat_get_members_limit: int = Field(
+        50, ge=1, description="members chat.get returns, the first chat.members page; "
+        "members_next_cursor continues")
+    typing_throttle_seconds: float = Field(
+        3.0, ge=0, description="a typing.send repeated within this long is answered but not "
+        "relayed (cancel and a change of action always are)")
+    typing_expire_seconds: int = Field(
+        6, ge=1, description="the typing push's expires_in: receivers drop the indicator "
+        "this long after the last push")
+    typing_max_chat_members: int = Field(
+        1000, ge=2, description="chats of at least this many members do not relay typing")
     history_default_limit: int = Field(50, ge=1)
     history_max_limit: int = Field(100, ge=1)
     get_max_ids: int = Field(100, ge=1)
@@ -305,6 +345,11 @@ class Settings(BaseSettings):
             raise ValueError("history_default_limit must not exceed history_max_limit")
         if self.dialogs_default_limit > self.dialogs_max_limit:
             raise ValueError("dialogs_default_limit must not exceed dialogs_max_limit")
+        if self.chat_get_members_limit > self.chat_members_max_limit:
+            raise ValueError("chat_get_members_limit must not exceed chat_members_max_limit")
+        if self.typing_throttle_seconds >= self.typing_expire_seconds:
+            raise ValueError("typing_throttle_seconds must be below typing_expire_seconds, or "
+                             "a typing indicator expires between two relayed renewals")
         if self.search_default_limit > self.search_max_limit:
             raise ValueError("search_default_limit must not exceed search_max_limit")
         if len(self.entitlement_ttl_factors) != len(self.entitlement_quota_factors):

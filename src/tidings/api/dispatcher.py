@@ -92,6 +92,9 @@ class Dispatcher:
             if method.public and caller.user_id is not None:
                 raise TidingsError(ErrorCode.FORBIDDEN, "this connection is already "
                                    "authenticated; open another one for another account")
+            # Per-device and per-address buckets (services.rate_limits), before
+            # anything is decoded or read.
+            self.services.limits.check(method.name, caller.device_id, caller.remote)
             params = self._decode_params(method, envelope.params)
             result = await method.handler(self.services, caller, params)
             return wire.encode({"id": envelope.id, "result": result})

@@ -27,8 +27,9 @@ class ChatEvent(BusEvent, frozen=True, tag="c"):
     joined: list[int] = []
     left: list[int] = []
     views_changed: bool = False
-    # An ephemeral push about one user (their read cursor) goes to the others.
-    skip_user: int = 0
+    # An ephemeral push about one user (typing, their read cursor) goes to
+    # the other members only: this user's devices do not receive the frame.
+    skip_user: int | None = None
 
 
 class UserEvent(BusEvent, frozen=True, tag="u"):

@@ -84,6 +84,11 @@ Conveniences (thin wrappers over ``call``)
     recall(chat_id, msg_id) / leave(chat_id) -> pts   (view synced up to that pts)
     history(chat_id, *, before=None, after=None, limit=None) -> messages (raw page)
     mark_read(chat_id, pts) -> read_pts
+    members(chat_id, *, limit=None, cursor=None, query=None, role=None)
+                              -> {members, next_cursor} (one ``chat.members`` page)
+    send_typing(chat_id, action="typing") -> relayed (bool)
+    typing_in(chat_id) -> {user_id: action}   who is typing now, from ``typing``
+                              pushes, each dropped after its ``expires_in``
 
 Errors: ClientError > TidingsClientError (.code, .message, .data), ConnectionLost,
 RequestTimeout (also a TimeoutError).

@@ -65,6 +65,8 @@ class Client:
         self._worker: asyncio.Task[None] | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
         self._closing = False
+        # chat_id -> user_id -> (action, loop time it expires at), from typing pushes
+        self._typing: dict[int, dict[int, tuple[str, float]]] = {}
 
     # -- state ---------------------------------------------------------------
 
@@ -286,6 +288,46 @@ class Client:
         page = await self.call("message.history", params)
         return [wire.with_message_defaults(m) for m in page["messages"]]
 
+    async def send_typing(self, chat_id: int, action: str = "typing") -> bool:
+        """``typing.send``; True when the server relayed it (not throttled)."""
+        result = await self.call("typing.send", {"chat_id": chat_id, "action": action})
+        return bool(result.get("relayed"))
+
+    def typing_in(self, chat_id: int) -> dict[int, str]:
+        """Who is typing in a chat now (user_id -> ``typing`` or ``uploading``), from
+        the ``typing`` pushes, each dropped ``expires_in`` seconds after it came."""
+        now = asyncio.get_running_loop().time()
+        return {user_id: action for user_id, (action, until)
+                in self._typing.get(chat_id, {}).items() if until > now}
+
+    async def members(self, chat_id: int, *, limit: int | None = None,
+                      cursor: str | None = None, query: str | None = None,
+                      role: str | None = None) -> dict[str, Any]:
+        """One ``chat.members`` page: ``{members, next_cursor}``."""
+        params: dict[str, Any] = {"chat_id": chat_id}
+        for key, value in (("limit", limit), ("cursor", cursor), ("query", query),
+                           ("role", role)):
+            if value is not None:
+                params[key] = value
+        return await self.call("chat.members", params)
+
+    def _on_typing(self, push: dict[str, Any]) -> None:
+        chat_id, user_id = push.get("chat_id"), push.get("user_id")
+        action, expires_in = push.get("action"), push.get("expires_in")
+        if not isinstance(chat_id, int) or not isinstance(user_id, int):
+            return
+        now = asyncio.get_running_loop().time()
+        in_chat = {u: entry for u, entry in self._typing.get(chat_id, {}).items()
+                   if entry[1] > now}  # expired ones are dropped here
+        self._typing[chat_id] = in_chat
+        if action == "cancel" or not isinstance(expires_in, int | float) or expires_in <= 0:
+            in_chat.pop(user_id, None)
+        else:
+            until = now + float(expires_in)
+            in_chat[user_id] = (str(action), until)
+            asyncio.get_running_loop().call_at(until, self._hub.changed)  # wait_for sees it
+        self._hub.changed()
+
     async def mark_read(self, chat_id: int, pts: int) -> int:
         result = await self.call("read.mark", {"chat_id": chat_id, "pts": pts})
         read_pts = result.get("read_pts")
@@ -332,6 +374,9 @@ class Client:
     async def _process_pushes(self) -> None:
         while True:
             push = await self._pushes.get()
+            if push.get("push") == "typing":  # ephemeral: no state to sync
+                self._on_typing(push)
+                continue
             try:
                 await self._sync.handle_push(push)
             except ClientError as exc:

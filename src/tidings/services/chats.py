@@ -15,6 +15,7 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
 from tidings.services import access, system_messages
+from tidings.services.members import members_page_txn
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
 from tidings.services.pins import visible_pins_txn
 from tidings.store import chats, jobs, updates, users
@@ -35,6 +36,8 @@ class ChatDetails(msgspec.Struct, frozen=True):
     # A direct chat's other member's cursor, for "read" ticks; null when either
     # of you turned read receipts off (privacy.update), or in a group.
     peer_read_pts: int | None = None
+    # chat.members' cursor after the members shown; null when they are all.
+    members_next_cursor: str | None = None
 
 
 class ChatService:
@@ -279,16 +282,16 @@ class ChatService:
     async def get(self, user_id: int, chat_id: int) -> ChatDetails:
         async def get_txn(txn: Txn) -> ChatDetails:
             chat, me = await access.load_membership_txn(txn, chat_id, user_id, active=False)
-            limit = self._settings.max_group_members
-            rows = await chats.active_members_txn(txn, chat_id, limit) if me.active else []
-            # Other members' cursors are private: read.receipts/read.readers show them.
-            members = [wire.Member(m.user_id, m.role, m.joined_pts,
-                                   m.read_pts if m.user_id == user_id else None) for m in rows]
+            # The first chat.members page only; other members' cursors are private
+            # (read.receipts/read.readers show them).
+            members, more = await members_page_txn(
+                txn, chat_id, user_id, self._settings.chat_get_members_limit) if (
+                me.active) else ([], None)
             pinned = await visible_pins_txn(txn, chat, me)
             peer = await read_store.peer_read_pts_txn(txn, chat, user_id) if (
                 chat.kind == "direct") else None
             return ChatDetails(chat.to_wire(), members, me.role if me.active else None, pinned,
-                               peer)
+                               peer, more)
 
         return await self._db.read("get_chat", get_txn)
 

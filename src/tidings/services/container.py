@@ -25,16 +25,19 @@ from tidings.services.forward import ForwardService
 from tidings.services.hub import LiveHub
 from tidings.services.media import MediaService
 from tidings.services.media_expiry import MediaExpiry
+from tidings.services.members import MemberService
 from tidings.services.message_attributes import MessageAttributeService
 from tidings.services.message_ttl import MessageTtlService
 from tidings.services.messages import MessageService
 from tidings.services.pins import PinService
+from tidings.services.rate_limits import RequestLimits
 from tidings.services.reactions import ReactionService
 from tidings.services.read_index import ReadIndex
 from tidings.services.reads import ReadService
 from tidings.services.search import SearchService
 from tidings.services.sync import SyncService
 from tidings.services.timeline import TimelineService
+from tidings.services.typing import TypingService
 from tidings.services.users import UserService
 from tidings.services.visibility import VisibilityCache
 from tidings.store import chats as chat_store
@@ -70,6 +73,9 @@ class Services:
     files: FileService
     media: MediaService
     media_expiry: MediaExpiry
+    limits: RequestLimits
+    typing: TypingService
+    members: MemberService
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock, db: Database, bus: Bus, secret: str
@@ -110,6 +116,9 @@ class Services:
             files=FileService(db, clock, settings, blobs, file_views),
             media=media,
             media_expiry=MediaExpiry(bus, clock, settings, blobs, file_views, media),
+            limits=RequestLimits(settings, clock.monotonic),
+            typing=TypingService(db, bus, clock, settings),
+            members=MemberService(db, settings),
         )
 
     async def start(self) -> None:

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import math
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -182,11 +183,15 @@ class WsConnection:
                 self._send(error_frame(None, TidingsError(
                     ErrorCode.TOO_LARGE, f"frame exceeds {limit} bytes", limit=limit)))
                 continue
-            if self._bucket is not None and not (
-                    self._bucket.take() and self.node.address_limits.take(self.remote or "")):
-                self._send(error_frame(guess_request_id(data), TidingsError(
-                    ErrorCode.RATE_LIMITED, "too many requests; slow down")))
-                continue
+            if self._bucket is not None:
+                wait = self._bucket.take_or_wait() or self.node.address_limits.take_or_wait(
+                    self.remote or "")
+                if wait:
+                    retry_after = max(1, math.ceil(wait))
+                    self._send(error_frame(guess_request_id(data), TidingsError(
+                        ErrorCode.RATE_LIMITED, "too many requests; slow down",
+                        retry_after=retry_after)))
+                    continue
             if self.state is State.CONNECTED:
                 await self._handle(data, acquired=False)
                 continue

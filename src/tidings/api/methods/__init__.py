@@ -10,6 +10,7 @@ from tidings.api.methods import (
     dialogs,
     exports,
     media,
+    members,
     message_attributes,
     message_ttl,
     messages,
@@ -18,6 +19,7 @@ from tidings.api.methods import (
     reactions,
     search,
     sync,
+    typing,
     users,
 )
 from tidings.api.methods.registry import Registry
@@ -26,7 +28,8 @@ from tidings.api.methods.registry import Registry
 def all_methods() -> list[Method]:
     methods: list[Method] = []
     for module in (auth, users, chats, dialogs, messages, reactions, pins,
-                   message_attributes, message_ttl, exports, media, search, sync, privacy):
+                   message_attributes, message_ttl, exports, media, search, sync, privacy, typing,
+                   members):
         registry: Registry = module.registry
         methods += registry.methods
     return methods
