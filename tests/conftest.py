@@ -20,6 +20,7 @@ from tidings.testing import postgres_schema, service_harness, test_settings
 
 PG_URL = os.environ.get("TIDINGS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TIDINGS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+NATS_URL = os.environ.get("TIDINGS_TEST_NATS_URL", "nats://127.0.0.1:4222")
 IN_CI = bool(os.environ.get("CI"))
 
 

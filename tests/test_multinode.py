@@ -1,38 +1,48 @@
-"""Two nodes sharing one PostgreSQL database and a Redis bus: a device on one
-node receives what is sent through the other (DESIGN §9, production profile)."""
+"""Two nodes sharing one PostgreSQL database and a bus (Redis, and NATS): a
+device on one node receives what is sent through the other (DESIGN §9,
+production profile)."""
 
 from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
+import nats
 import pytest
 import redis.asyncio
 
 from tidings.client import Client
 from tidings.testing import running_server, test_settings
 
-from .conftest import REDIS_URL, _unavailable
+from .conftest import NATS_URL, REDIS_URL, _unavailable
 
 PASSWORD = "correct horse"
 
 
-@pytest.fixture
-async def redis_url() -> str:
-    client = redis.asyncio.Redis.from_url(REDIS_URL)
+@pytest.fixture(params=["redis", "nats"])
+async def bus(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The settings that put a node on a reachable bus server (both, in turn)."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    if request.param == "redis":
+        client = redis.asyncio.Redis.from_url(REDIS_URL)
+        try:
+            await client.ping()
+        except (OSError, redis.RedisError) as exc:
+            _unavailable("Redis", exc)
+        finally:
+            await client.aclose()
+        return {"bus": "redis", "redis_url": REDIS_URL, "bus_channel_prefix": prefix}
     try:
-        await client.ping()
-    except (OSError, redis.RedisError) as exc:
-        _unavailable("Redis", exc)
-    finally:
-        await client.aclose()
-    return REDIS_URL
+        nc = await nats.connect(NATS_URL, connect_timeout=2, max_reconnect_attempts=0)
+        await nc.close()
+    except Exception as exc:
+        _unavailable("NATS", exc)
+    return {"bus": "nats", "nats_url": NATS_URL, "bus_channel_prefix": prefix}
 
 
-async def test_updates_cross_nodes_over_redis(tmp_path: Path, pg_url: str,
-                                              redis_url: str) -> None:
-    common = {"bus": "redis", "redis_url": redis_url, "secret_key": "k" * 40,
-              "bus_channel_prefix": f"test-{uuid.uuid4().hex[:8]}"}
+async def test_updates_cross_nodes(tmp_path: Path, pg_url: str, bus: dict[str, Any]) -> None:
+    common = {**bus, "secret_key": "k" * 40}
     node_a = test_settings(tmp_path / "a", pg_url, **common)
     node_b = test_settings(tmp_path / "b", pg_url, **common)
     async with running_server(node_a) as a, running_server(node_b) as b:
@@ -59,10 +69,8 @@ async def test_updates_cross_nodes_over_redis(tmp_path: Path, pg_url: str,
             await bob.close()
 
 
-async def test_typing_crosses_nodes_over_redis(tmp_path: Path, pg_url: str,
-                                               redis_url: str) -> None:
-    common = {"bus": "redis", "redis_url": redis_url, "secret_key": "k" * 40,
-              "bus_channel_prefix": f"test-{uuid.uuid4().hex[:8]}"}
+async def test_typing_crosses_nodes(tmp_path: Path, pg_url: str, bus: dict[str, Any]) -> None:
+    common = {**bus, "secret_key": "k" * 40}
     node_a = test_settings(tmp_path / "a", pg_url, **common)
     node_b = test_settings(tmp_path / "b", pg_url, **common)
     async with running_server(node_a) as a, running_server(node_b) as b, \
