@@ -104,6 +104,15 @@ class Settings(BaseSettings):
         1000.0, gt=0, description="requests per client address, all its connections together")
     rate_limit_per_address_burst: int = Field(2000, ge=1)
     rate_limit_exempt_loopback: bool = True
+    # -- the edge (transport.edge): CIDRs, e.g. ["10.0.0.0/8", "127.0.0.1/32"]
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="only connections from these may say whom they "
+        "forward for (X-Forwarded-For)")
+    blocked_networks: list[str] = Field(
+        default_factory=list, description="requests from these are refused with 403")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="browser origins allowed to call the HTTP API "
+        "(none: no CORS headers at all)")
     # per device (all its connections on one node) and per address, by kind of
     # request (services.rate_limits): RATE_LIMITED with data.retry_after
     rate_limit_send_per_second: float = Field(

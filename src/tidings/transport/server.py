@@ -15,6 +15,7 @@ from tidings.api import http
 from tidings.api.dispatcher import Dispatcher
 from tidings.config import Settings
 from tidings.services.container import Services
+from tidings.transport.edge import allow_cors, edge_middleware
 from tidings.transport.ratelimit import AddressLimits
 from tidings.transport.ws import CLOSE_GOING_AWAY, WsConnection
 
@@ -32,12 +33,15 @@ class Node:
         self.address_limits = AddressLimits(settings.rate_limit_per_address_per_second,
                                             settings.rate_limit_per_address_burst,
                                             services.clock.monotonic)
-        self.app = web.Application()
+        self.app = web.Application(middlewares=[
+            edge_middleware(settings.trusted_proxies, settings.blocked_networks)])
         self.app.router.add_get("/ws", self.handle_ws)
         self.app.router.add_get("/healthz", self.handle_health)
         self.app.router.add_get("/readyz", self.handle_ready)
         self.app.router.add_get("/metrics", self.handle_metrics)
         self.app.add_routes(http.routes(services))  # REST: /exports/{job_id}
+        if settings.cors_origins:
+            allow_cors(self.app, settings.cors_origins)
 
     def background(self, task: asyncio.Task[Any]) -> None:
         self._background.add(task)
