@@ -11,7 +11,9 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.media.blobs import open_blob_store
 from tidings.services.auth import AuthService
+from tidings.services.blocks import BlockService
 from tidings.services.chats import ChatService
+from tidings.services.contacts import ContactService
 from tidings.services.credentials import Passwords, Tokens
 from tidings.services.deletion import DeletionService
 from tidings.services.devices import DeviceService
@@ -27,6 +29,7 @@ from tidings.services.message_attributes import MessageAttributeService
 from tidings.services.message_ttl import MessageTtlService
 from tidings.services.messages import MessageService
 from tidings.services.pins import PinService
+from tidings.services.privacy import PrivacyService
 from tidings.services.reactions import ReactionService
 from tidings.services.read_index import ReadIndex
 from tidings.services.reads import ReadService
@@ -68,6 +71,9 @@ class Services:
     files: FileService
     media: MediaService
     media_expiry: MediaExpiry
+    privacy: PrivacyService
+    blocks: BlockService
+    contacts: ContactService
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock, db: Database, bus: Bus, secret: str
@@ -84,6 +90,7 @@ class Services:
             s3_region=settings.s3_region)
         media = MediaService(db, bus, clock, settings, file_views)
         sender = MessageService(db, bus, clock, settings, media, file_views)
+        reads = ReadService(db, bus, clock, settings, _read_index(db, settings))
         return cls(
             settings=settings, clock=clock, db=db, bus=bus, hub=LiveHub(),
             auth=AuthService(db, clock, settings, passwords, Tokens(secret)),
@@ -99,7 +106,7 @@ class Services:
             pins=PinService(db, bus, clock, settings),
             message_attributes=MessageAttributeService(db, bus, clock, settings),
             message_ttl=MessageTtlService(db, bus, clock, settings),
-            reads=ReadService(db, bus, clock, settings, _read_index(db, settings)),
+            reads=reads,
             search=SearchService(db, settings, file_views),
             sync=SyncService(db, settings, file_views),
             timeline=TimelineService(db, settings, visibility, file_views),
@@ -108,6 +115,9 @@ class Services:
             files=FileService(db, clock, settings, blobs, file_views),
             media=media,
             media_expiry=MediaExpiry(bus, clock, settings, blobs, file_views, media),
+            privacy=PrivacyService(db, bus, clock, reads.index.clear),
+            blocks=BlockService(db, bus, clock),
+            contacts=ContactService(db, bus, clock, settings),
         )
 
     async def start(self) -> None:

@@ -20,7 +20,7 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, StorageRejected, TidingsError, forbidden, invalid
-from tidings.services import access
+from tidings.services import access, privacy
 from tidings.services.deletion import tell_former_members_txn
 from tidings.services.file_views import FileViews
 from tidings.services.group_commit import GroupCommitter
@@ -236,10 +236,28 @@ class MessageService:
                     check.accepted.append(i)
             except TidingsError as exc:
                 check.results[i] = exc
+        await self._check_direct_peers_txn(txn, batch, check, chat_rows)
         await self._check_replies_txn(txn, batch, check, chat_rows, members)
         if any(batch[i].file_id is not None for i in check.accepted):
             await self._check_files_txn(txn, batch, check)
         return check
+
+    async def _check_direct_peers_txn(self, txn: Txn, batch: list[SendRequest],
+                                      check: _BatchCheck, chat_rows: dict[int, chats.ChatRow]
+                                      ) -> None:
+        """A direct chat's other member may refuse the sender: blocked, or
+        messages from contacts only (one query for the batch)."""
+        direct = [(i, batch[i].user_id, peer) for i in check.accepted
+                  if (peer := access.direct_peer(chat_rows[batch[i].chat_id], batch[i].user_id))
+                  is not None]
+        if not direct:
+            return
+        refusals = await privacy.direct_send_refusals_txn(
+            txn, sorted({(sender, peer) for _, sender, peer in direct}))
+        for i, sender, peer in direct:
+            refusal = refusals.get((sender, peer))
+            if refusal is not None and check.results[i] is None:
+                check.results[i] = refusal
 
     async def _check_files_txn(self, txn: Txn, batch: list[SendRequest],
                                check: _BatchCheck) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from tidings.api.dispatcher import Method
 from tidings.api.methods import (
     auth,
+    blocks,
     chats,
+    contacts,
     dialogs,
     exports,
     media,
@@ -16,6 +18,7 @@ from tidings.api.methods import (
     pins,
     privacy,
     reactions,
+    reads,
     search,
     sync,
     users,
@@ -26,7 +29,8 @@ from tidings.api.methods.registry import Registry
 def all_methods() -> list[Method]:
     methods: list[Method] = []
     for module in (auth, users, chats, dialogs, messages, reactions, pins,
-                   message_attributes, message_ttl, exports, media, search, sync, privacy):
+                   message_attributes, message_ttl, exports, media, search, sync, reads, privacy,
+                   blocks, contacts):
         registry: Registry = module.registry
         methods += registry.methods
     return methods
