@@ -8,6 +8,7 @@ import pytest
 
 from tidings.errors import ErrorCode, TidingsError
 from tidings.services.container import Services
+from tidings.store import updates
 
 
 class UserLogs:
@@ -21,7 +22,8 @@ class UserLogs:
 
     async def start(self) -> UserLogs:
         for u in self.user_ids:
-            self.seqs[u] = (await self.sv.sync.get_difference(u, 0, {}, 1)).seq
+            self.seqs[u] = await self.sv.db.read(
+                "test_seq", lambda txn, u=u: updates.user_seq_txn(txn, u))
         return self
 
     async def new(self) -> list[tuple[int, str, dict[str, Any]]]:

@@ -20,8 +20,10 @@ A repeated request, or removing someone who is not a contact, writes nothing."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
+from tidings import wire
 from tidings.bus.base import Bus
 from tidings.clock import Clock
 from tidings.config import Settings
@@ -29,8 +31,9 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
 from tidings.services import privacy
+from tidings.services.messages import MessageService, SendRequest
 from tidings.services.notify import publish_user_on_commit
-from tidings.store import contacts, updates
+from tidings.store import contacts, profiles, updates
 from tidings.store import privacy as privacy_store
 
 SOURCES = ("search", "qr", "group", "card")
@@ -59,11 +62,38 @@ def _request_view(r: contacts.Request, other: int, *, date: bool = True) -> dict
 
 
 class ContactService:
-    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings) -> None:
+    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings,
+                 messages: MessageService) -> None:
         self._db = db
         self._bus = bus
         self._clock = clock
         self._settings = settings
+        self._messages = messages
+
+    async def share_card(self, user_id: int, card_user_id: int, chat_id: int,
+                         local_id: str | None) -> wire.Message:
+        """Send a ``card`` message showing ``card_user_id`` into a chat (a send,
+        under the chat's rules, retried safely with the same ``local_id``).
+        You may share yourself, your contacts, and anyone whose ``find_me``
+        lets you find them, unless they block you."""
+        async def card_txn(txn: Txn) -> wire.Card:
+            found = (await profiles.get_txn(txn, [card_user_id])).get(card_user_id)
+            if found is None:
+                raise TidingsError(ErrorCode.USER_NOT_FOUND, f"no user {card_user_id}",
+                                   user_id=card_user_id)
+            if card_user_id != user_id:
+                rels = await privacy_store.relations_txn(txn, [(card_user_id, user_id)])
+                rel = rels[(card_user_id, user_id)]
+                if not rel.contact:
+                    privacy.check(rel, "find_me", card_user_id)
+                elif rel.blocks:
+                    raise privacy.blocked(card_user_id)
+            return wire.Card(found.user_id, found.username, found.display_name)
+
+        card = await self._db.read("share_card", card_txn)
+        return await self._messages.send(SendRequest(
+            user_id=user_id, chat_id=chat_id, local_id=local_id or f"card:{secrets.token_hex(8)}",
+            kind="card", card=card))
 
     async def request(self, user_id: int, other_id: int, source: str, message: str | None
                       ) -> dict[str, Any]:

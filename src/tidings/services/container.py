@@ -30,6 +30,7 @@ from tidings.services.message_ttl import MessageTtlService
 from tidings.services.messages import MessageService
 from tidings.services.pins import PinService
 from tidings.services.privacy import PrivacyService
+from tidings.services.profiles import ProfileService
 from tidings.services.reactions import ReactionService
 from tidings.services.read_index import ReadIndex
 from tidings.services.reads import ReadService
@@ -74,6 +75,7 @@ class Services:
     privacy: PrivacyService
     blocks: BlockService
     contacts: ContactService
+    profiles: ProfileService
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock, db: Database, bus: Bus, secret: str
@@ -95,7 +97,7 @@ class Services:
             settings=settings, clock=clock, db=db, bus=bus, hub=LiveHub(),
             auth=AuthService(db, clock, settings, passwords, Tokens(secret)),
             devices=DeviceService(db, bus, clock),
-            users=UserService(db, settings.max_user_ids_per_call),
+            users=UserService(db, settings.max_user_ids_per_call, settings.user_search_max_limit),
             chats=ChatService(db, bus, clock, settings),
             dialogs=DialogService(db, bus, clock, settings, file_views),
             messages=sender,
@@ -117,7 +119,8 @@ class Services:
             media_expiry=MediaExpiry(bus, clock, settings, blobs, file_views, media),
             privacy=PrivacyService(db, bus, clock, reads.index.clear),
             blocks=BlockService(db, bus, clock),
-            contacts=ContactService(db, bus, clock, settings),
+            contacts=ContactService(db, bus, clock, settings, sender),
+            profiles=ProfileService(db, bus, clock, settings),
         )
 
     async def start(self) -> None:

@@ -60,3 +60,6 @@ CREATE TABLE user_search_terms (
     PRIMARY KEY (term, user_id)
 );
 CREATE INDEX user_search_terms_by_user ON user_search_terms (user_id);
+-- Users registered before this migration are found by their username (already
+-- lower case); display names were always empty.
+INSERT INTO user_search_terms (term, user_id) SELECT username, user_id FROM users;
