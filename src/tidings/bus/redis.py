@@ -29,7 +29,14 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from tidings.bus.base import AnyEvent, ChatEvent, Deliver, decode_events, encode_events
+from tidings.bus.base import (
+    AnyEvent,
+    ChatEvent,
+    Deliver,
+    PresenceEvent,
+    decode_events,
+    encode_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +288,8 @@ class RedisBus:
 def _describe(event: AnyEvent) -> str:
     if isinstance(event, ChatEvent):
         return f"chat {event.chat_id} event"
+    if isinstance(event, PresenceEvent):
+        return f"presence {event.kind} event"
     return f"user {event.user_id} event"
 
 

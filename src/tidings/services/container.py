@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tidings.bus.base import AnyEvent, Bus
+from tidings.bus.base import AnyEvent, Bus, PresenceEvent
 from tidings.clock import Clock
 from tidings.config import Settings
 from tidings.db.database import Database
@@ -29,6 +29,7 @@ from tidings.services.message_attributes import MessageAttributeService
 from tidings.services.message_ttl import MessageTtlService
 from tidings.services.messages import MessageService
 from tidings.services.pins import PinService
+from tidings.services.presence import PresenceService
 from tidings.services.privacy import PrivacyService
 from tidings.services.profiles import ProfileService
 from tidings.services.reactions import ReactionService
@@ -76,6 +77,7 @@ class Services:
     blocks: BlockService
     contacts: ContactService
     profiles: ProfileService
+    presence: PresenceService
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock, db: Database, bus: Bus, secret: str
@@ -121,19 +123,25 @@ class Services:
             blocks=BlockService(db, bus, clock),
             contacts=ContactService(db, bus, clock, settings, sender),
             profiles=ProfileService(db, bus, clock, settings),
+            presence=PresenceService(db, bus, clock, settings),
         )
 
     async def start(self) -> None:
         await self.bus.start(self._deliver)
         self.messages.start()
+        self.presence.start()
 
     def _deliver(self, event: AnyEvent) -> None:
+        if isinstance(event, PresenceEvent):
+            self.presence.on_event(event)
+            return
         self.visibility.on_event(event)
         self.reads.index.on_event(event)
         self.hub.deliver(event)
 
     async def stop(self) -> None:
         await self.messages.stop()
+        await self.presence.stop()
         await self.bus.close()
         await self.files.close()
 

@@ -16,6 +16,7 @@ from tidings.api.methods import (
     message_ttl,
     messages,
     pins,
+    presence,
     privacy,
     reactions,
     reads,
@@ -30,7 +31,7 @@ def all_methods() -> list[Method]:
     methods: list[Method] = []
     for module in (auth, users, chats, dialogs, messages, reactions, pins,
                    message_attributes, message_ttl, exports, media, search, sync, reads, privacy,
-                   blocks, contacts):
+                   blocks, contacts, presence):
         registry: Registry = module.registry
         methods += registry.methods
     return methods

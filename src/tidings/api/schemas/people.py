@@ -57,3 +57,7 @@ class ResolveQr(Params, frozen=True):
 
 class PresenceUsers(Params, frozen=True):
     user_ids: list[Id]
+
+
+class PresenceUnsubscribe(Params, frozen=True):
+    user_ids: list[Id] | None = None  # none: every user this connection follows
