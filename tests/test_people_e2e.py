@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio
 
 from tidings.app import TidingsServer
 from tidings.config import Settings
 from tidings.testing import running_server, test_settings
+
+from .conftest import REDIS_URL, _unavailable
 
 PASSWORD = "correct horse"
 DEBOUNCE = 0.3
@@ -152,3 +156,48 @@ async def test_block_and_contact_request_over_the_wire(server: TidingsServer) ->
     finally:
         await alice.close()
         await bob.close()
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError) as exc:
+        _unavailable("Redis", exc)
+    finally:
+        await client.aclose()
+    return REDIS_URL
+
+
+async def test_presence_crosses_nodes_over_redis(tmp_path: Path, pg_url: str,
+                                                 redis_url: str) -> None:
+    """alice's devices on two nodes, bob following her from the second: online
+    while any device is connected anywhere, one push when the last one leaves."""
+    common = {"bus": "redis", "redis_url": redis_url, "secret_key": "k" * 40,
+              "bus_channel_prefix": f"test-{uuid.uuid4().hex[:8]}",
+              "presence_debounce_seconds": DEBOUNCE}
+    async with running_server(test_settings(tmp_path / "a", pg_url, **common)) as a, \
+            running_server(test_settings(tmp_path / "b", pg_url, **common)) as b:
+        alice_a, alice_id, token = await user(a, "alice")
+        bob, _, _ = await user(b, "bob")
+        alice_b = await Raw.open(b.url)
+        try:
+            # node b learns over the bus that alice is online on node a
+            for _ in range(50):
+                [view] = (await bob.result("presence.query", user_ids=[alice_id]))["users"]
+                if view["status"] == "online":
+                    break
+                await asyncio.sleep(0.05)
+            assert view["status"] == "online"
+            await bob.result("presence.subscribe", user_ids=[alice_id])
+            await alice_b.result("auth.token", token=token)
+            await alice_a.close()  # still online through node b
+            assert presence(await bob.collect(DEBOUNCE + 1)) == []
+            await alice_b.close()
+            [push] = presence(await bob.collect(DEBOUNCE + 2))
+            assert push["user_id"] == alice_id and push["status"] == "offline"
+        finally:
+            await alice_a.close()
+            await alice_b.close()
+            await bob.close()

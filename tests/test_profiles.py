@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from tidings import wire
+from tidings.bus.base import ChatEvent
 from tidings.errors import ErrorCode
 from tidings.services.container import Services
+from tidings.testing import RecordingBus
 
 from .helpers import make_users, send_text
 from .people_helpers import UserLogs, befriend, code_of, refusal
@@ -132,3 +135,22 @@ async def test_share_card_refusals(sv: Services) -> None:
         ErrorCode.NOT_A_MEMBER
     assert (await sv.chats.get(alice, group)).chat.pts == pts
     await send_text(sv, alice, group, "still fine")
+
+
+async def test_share_card_writes_one_message_and_no_user_update(sv: Services) -> None:
+    alice, bob = await make_users(sv, "alice", "bob")
+    group = (await sv.chats.create(alice, "group", "g", [bob])).chat_id
+    logs = await UserLogs(sv, alice, bob).start()
+    bus = sv.bus
+    assert isinstance(bus, RecordingBus)
+    bus.events.clear()
+    pts = (await sv.chats.get(alice, group)).chat.pts
+    card = await sv.contacts.share_card(alice, bob, group, None)
+    assert card.msg_id == pts + 1
+    [event] = bus.events
+    assert isinstance(event, ChatEvent) and event.chat_id == group
+    assert [u["kind"] for u in wire.decode(event.frame)["updates"]] == ["message.new"]
+    assert await logs.new() == []
+    # a QR token is no update either: each device asks for it
+    await sv.profiles.qr_token(alice, True)
+    assert await logs.new() == []
