@@ -6,6 +6,7 @@ from tidings import wire
 from tidings.bus.base import ChatEvent
 from tidings.errors import ErrorCode
 from tidings.services.container import Services
+from tidings.services.export_render import message_html
 from tidings.testing import RecordingBus
 
 from .helpers import make_users, send_text
@@ -154,3 +155,10 @@ async def test_share_card_writes_one_message_and_no_user_update(sv: Services) ->
     # a QR token is no update either: each device asks for it
     await sv.profiles.qr_token(alice, True)
     assert await logs.new() == []
+
+
+def test_html_export_shows_a_card() -> None:
+    m = wire.Message(chat_id=1, msg_id=2, sender_id=1, date=1_800_000_000, kind="card",
+                     text=None, reply_to=None, local_id="c",
+                     card=wire.Card(3, "carol", "Carol <C>"))
+    assert "[contact card: Carol &lt;C&gt; @carol]" in message_html(m, {1: "alice"})
