@@ -88,3 +88,17 @@ async def test_sources_are_verified(sv: Services) -> None:
     await sv.chats.remove_member(carol, group, bob)  # no longer a shared group
     assert await code_of(sv.contacts.request(alice, bob, "group", None)) == \
         ErrorCode.FORBIDDEN
+
+
+async def test_remove_withdraws_my_pending_request(sv: Services) -> None:
+    alice, bob = await make_users(sv, "alice", "bob")
+    await sv.contacts.request(alice, bob, "search", None)
+    logs = await UserLogs(sv, alice, bob).start()
+    assert await sv.contacts.remove(bob, alice) == {"state": "none"}  # not bob's request
+    assert await logs.new() == []
+    assert await sv.contacts.remove(alice, bob) == {"state": "none"}
+    assert await logs.new() == [
+        (alice, "contact.cancelled", {"user_id": bob, "direction": "outgoing"}),
+        (bob, "contact.cancelled", {"user_id": alice, "direction": "incoming"})]
+    assert await sv.contacts.pending(bob) == {"incoming": [], "outgoing": []}
+    assert await code_of(sv.contacts.accept(bob, alice)) == ErrorCode.NOT_FOUND

@@ -836,15 +836,17 @@ class OfflineCatchUp(RuleBasedStateMachine):
         assert result == {"state": "contact" if accept else "none"}
 
     def _removable(self) -> list[tuple[Dev, int]]:
+        """A contact to remove, or my pending request to withdraw."""
         return [(dev, b) for dev, b in self._pairs()
-                if frozenset((dev[0], b)) in self.contacts]
+                if frozenset((dev[0], b)) in self.contacts or (dev[0], b) in self.requests]
 
     @precondition(lambda self: bool(self._removable()))
     @rule(data=st.data())
     def remove_contact(self, data: st.DataObject) -> None:
         dev, b = data.draw(st.sampled_from(self._removable()), label="device, contact")
         self._run(self.clients[dev].call("contact.remove", {"user_id": self.user_ids[b]}))
-        del self.contacts[frozenset((dev[0], b))]
+        if self.contacts.pop(frozenset((dev[0], b)), None) is None:
+            del self.requests[(dev[0], b)]
 
     async def _compare_people(self, dev: Dev) -> None:
         """The server's contacts, requests and blocks of the device's user equal

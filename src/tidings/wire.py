@@ -264,6 +264,7 @@ USER_UPDATE_KINDS = (
     "contact.added",  # user_id, source, since
     "contact.rejected",  # user_id, direction
     "contact.removed",  # user_id
+    "contact.cancelled",  # user_id, direction
     "user.updated",  # user (User: a profile changed)
     "message.recalled",  # chat_id, msg_id, recalled_by, recalled_at (for former members)
     "device.revoked",  # device_id

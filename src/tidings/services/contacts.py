@@ -15,8 +15,10 @@ Every step is a user update to both sides, in the same transaction:
     contact.added       user_id, source, since
     contact.rejected    user_id, direction (of the request, as that side sees it)
     contact.removed     user_id
+    contact.cancelled   user_id, direction (the requester withdrew it: contact.remove)
 
-A repeated request, or removing someone who is not a contact, writes nothing."""
+A repeated request, or removing someone who is neither a contact nor asked,
+writes nothing."""
 
 from __future__ import annotations
 
@@ -178,10 +180,16 @@ class ContactService:
         return {"state": "none"}
 
     async def remove(self, user_id: int, other_id: int) -> dict[str, Any]:
+        """End a contact, or withdraw my pending request to them."""
         async def remove_txn(txn: Txn) -> None:
+            now = self._clock.now()
             if await contacts.remove_pair_txn(txn, user_id, other_id):
-                await _tell_both_txn(txn, self._bus, self._clock.now(), "contact.removed", {
+                await _tell_both_txn(txn, self._bus, now, "contact.removed", {
                     user_id: {"user_id": other_id}, other_id: {"user_id": user_id}})
+            elif await contacts.delete_request_txn(txn, user_id, other_id):
+                await _tell_both_txn(txn, self._bus, now, "contact.cancelled", {
+                    user_id: {"user_id": other_id, "direction": "outgoing"},
+                    other_id: {"user_id": user_id, "direction": "incoming"}})
 
         await self._db.write("contact_remove", remove_txn)
         return {"state": "none"}
