@@ -11,7 +11,10 @@ chat), renew them from the group's pool, move them into and out of their
 sender's custody, mark chats read (the user's other devices follow the
 cursor), turn read receipts off and on, let the group's owner expire it and
 reopen it (writes in between answer CHAT_EXPIRED; the expiry job's
-``chat.expired`` reaches every device), and take devices offline and back online. Going
+``chat.expired`` reaches every device), block and unblock each other, send,
+accept, reject and remove contact requests (a separate block of rules: a
+blocked user's direct messages are refused and take no pts), and take devices
+offline and back online. Going
 offline is either ``Client.disconnect()`` or a drop by the server, which also
 discards the pushes it still had queued for the device; either way the client
 keeps its sync state, and ``resume(token)`` brings it back and catches up.
@@ -63,8 +66,7 @@ from hypothesis.stateful import (
 )
 
 from tidings.app import TidingsServer
-from tidings.client import Client
-from tidings.client.errors import TidingsClientError
+from tidings.client import Client, TidingsClientError
 from tidings.clock import FakeClock
 from tidings.config import Settings
 from tidings.jobs import build_runner
@@ -262,6 +264,11 @@ class OfflineCatchUp(RuleBasedStateMachine):
         self.chats: list[ChatModel] = []
         self.texts = 0
         self.receipts: dict[int, bool] = {}  # user index -> read_receipts, if set
+        # People (contacts and blocks), by user index: who blocks whom, the
+        # contacts (a pair, with its source) and pending requests (from, to).
+        self.blocks: set[tuple[int, int]] = set()
+        self.contacts: dict[frozenset[int], str] = {}
+        self.requests: dict[tuple[int, int], str] = {}
         self.clock = FakeClock(1_800_000_000)
         self.http: aiohttp.ClientSession | None = None
         try:
@@ -360,6 +367,13 @@ class OfflineCatchUp(RuleBasedStateMachine):
         return [(dev, i) for i, chat in enumerate(self.chats)
                 for dev in self._online_members(chat)]
 
+    def _unblocked_senders(self) -> list[tuple[Dev, int]]:
+        """Senders whose message would be stored (a blocked user's direct
+        messages are refused: ``send`` covers that)."""
+        return [(dev, i) for dev, i in self._senders()
+                if (peer := self._direct_peer(self.chats[i], dev[0])) is None
+                or (peer, dev[0]) not in self.blocks]
+
     def _recallable(self) -> list[tuple[Dev, int, int]]:
         """(device, chat index, msg_id): own messages, or any as the group's owner."""
         options = []
@@ -396,6 +410,12 @@ class OfflineCatchUp(RuleBasedStateMachine):
     async def _send(self, dev: Dev, chat: ChatModel, words: str) -> None:
         self.texts += 1
         text = f"#{self.texts} {words}"
+        peer = self._direct_peer(chat, dev[0])
+        if peer is not None and (peer, dev[0]) in self.blocks:
+            with pytest.raises(TidingsClientError) as refused:
+                await self.clients[dev].send_text(chat.chat_id, text)
+            assert refused.value.code == "BLOCKED", refused.value
+            return  # not stored: the chat's pts stays
         message = await self.clients[dev].send_text(chat.chat_id, text)
         assert message["msg_id"] == chat.pts + 1, f"pts not contiguous: {message}"
         assert message["text"] == text
@@ -413,6 +433,11 @@ class OfflineCatchUp(RuleBasedStateMachine):
 
     async def _add(self, dev: Dev, target: int) -> None:
         group = self.group
+        if (target, dev[0]) in self.blocks:  # the target blocks the adder: refused
+            with pytest.raises(TidingsClientError) as refused:
+                await self.clients[dev].add_members(group.chat_id, [self.user_ids[target]])
+            assert refused.value.code == "BLOCKED", refused.value
+            return
         pts = await self.clients[dev].add_members(group.chat_id, [self.user_ids[target]])
         # member.joined, then the "added" system message the new member sees too
         assert pts == group.pts + 2, f"add_members answered pts {pts} after {group.pts}"
@@ -594,10 +619,10 @@ class OfflineCatchUp(RuleBasedStateMachine):
         assert self.server is not None
         return self.server.url.replace("ws://", "http://").removesuffix("/ws")
 
-    @precondition(lambda self: bool(self._senders()))
+    @precondition(lambda self: bool(self._unblocked_senders()))
     @rule(data=st.data())
     def send_file(self, data: st.DataObject) -> None:
-        dev, i = data.draw(st.sampled_from(self._senders()), label="device, chat")
+        dev, i = data.draw(st.sampled_from(self._unblocked_senders()), label="device, chat")
         self._run(self._send_file(dev, self.chats[i]))
 
     async def _send_file(self, dev: Dev, chat: ChatModel) -> None:
@@ -648,7 +673,7 @@ class OfflineCatchUp(RuleBasedStateMachine):
 
     async def _set_read_receipts(self, dev: Dev, share: bool) -> None:
         got = await self.clients[dev].call("privacy.update", {"read_receipts": share})
-        assert got == {"read_receipts": share}
+        assert got["read_receipts"] is share
         self.receipts[dev[0]] = share
 
     @precondition(lambda self: self.group.owner is not None and any(
@@ -802,6 +827,116 @@ class OfflineCatchUp(RuleBasedStateMachine):
         await client.resume(client.token)  # auth.token on a new socket, then catch_up()
         self.online.add(dev)
 
+    # -- people: blocks and contacts (user updates on both sides) --------------------
+
+    def _direct_peer(self, chat: ChatModel, u: int) -> int | None:
+        if chat.kind != "direct":
+            return None
+        others = [v for v in chat.memberships if v != u]
+        return others[0] if others else None
+
+    def _pairs(self) -> list[tuple[Dev, int]]:
+        """(online device of a, b): a may act towards b."""
+        return [(dev, b) for dev in sorted(self.online) for b in range(len(NAMES))
+                if b != dev[0]]
+
+    @precondition(lambda self: bool(self._pairs()))
+    @rule(data=st.data())
+    def toggle_block(self, data: st.DataObject) -> None:
+        dev, b = data.draw(st.sampled_from(self._pairs()), label="device, other")
+        self._run(self._toggle_block(dev, b))
+
+    async def _toggle_block(self, dev: Dev, b: int) -> None:
+        a = dev[0]
+        if (a, b) in self.blocks:
+            result = await self.clients[dev].call("block.remove", {"user_id": self.user_ids[b]})
+            assert result == {"blocked": False}
+            self.blocks.discard((a, b))
+        else:
+            result = await self.clients[dev].call("block.add", {"user_id": self.user_ids[b]})
+            assert result == {"blocked": True}
+            self.blocks.add((a, b))
+            self.requests.pop((b, a), None)  # their pending request is dropped
+
+    @precondition(lambda self: bool(self._pairs()))
+    @rule(data=st.data())
+    def request_contact(self, data: st.DataObject) -> None:
+        dev, b = data.draw(st.sampled_from(self._pairs()), label="device, other")
+        self._run(self._request_contact(dev, b))
+
+    async def _request_contact(self, dev: Dev, b: int) -> None:
+        a = dev[0]
+        params = {"user_id": self.user_ids[b], "source": "search"}
+        if (b, a) in self.blocks:
+            with pytest.raises(TidingsClientError) as refused:
+                await self.clients[dev].call("contact.request", params)
+            assert refused.value.code == "BLOCKED", refused.value
+            return
+        result = await self.clients[dev].call("contact.request", params)
+        pair = frozenset((a, b))
+        if pair in self.contacts:
+            expected = "contact"
+        elif (a, b) in self.requests:
+            expected = "pending"
+        elif (b, a) in self.requests:  # crossed: accepts theirs
+            self.contacts[pair] = self.requests.pop((b, a))
+            expected = "contact"
+        else:
+            self.requests[(a, b)] = "search"
+            expected = "pending"
+        assert result == {"state": expected}, (result, expected)
+
+    def _answerable(self) -> list[tuple[Dev, int]]:
+        """(online device of the request's target, the requester)."""
+        return [(dev, frm) for (frm, to) in sorted(self.requests) for dev in sorted(self.online)
+                if dev[0] == to]
+
+    @precondition(lambda self: bool(self._answerable()))
+    @rule(data=st.data(), accept=st.booleans())
+    def answer_contact(self, data: st.DataObject, accept: bool) -> None:
+        dev, frm = data.draw(st.sampled_from(self._answerable()), label="device, requester")
+        self._run(self._answer_contact(dev, frm, accept))
+
+    async def _answer_contact(self, dev: Dev, frm: int, accept: bool) -> None:
+        to = dev[0]
+        method = "contact.accept" if accept else "contact.reject"
+        result = await self.clients[dev].call(method, {"user_id": self.user_ids[frm]})
+        source = self.requests.pop((frm, to))
+        if accept:
+            self.contacts[frozenset((frm, to))] = source
+        assert result == {"state": "contact" if accept else "none"}
+
+    def _removable(self) -> list[tuple[Dev, int]]:
+        """A contact to remove, or my pending request to withdraw."""
+        return [(dev, b) for dev, b in self._pairs()
+                if frozenset((dev[0], b)) in self.contacts or (dev[0], b) in self.requests]
+
+    @precondition(lambda self: bool(self._removable()))
+    @rule(data=st.data())
+    def remove_contact(self, data: st.DataObject) -> None:
+        dev, b = data.draw(st.sampled_from(self._removable()), label="device, contact")
+        self._run(self.clients[dev].call("contact.remove", {"user_id": self.user_ids[b]}))
+        if self.contacts.pop(frozenset((dev[0], b)), None) is None:
+            del self.requests[(dev[0], b)]
+
+    async def _compare_people(self, dev: Dev) -> None:
+        """The server's contacts, requests and blocks of the device's user equal
+        the model's (each step's user updates are counted by the seq check)."""
+        client, u = self.clients[dev], dev[0]
+        ids = self.user_ids
+        contacts = await client.call("contact.list")
+        assert sorted((c["user_id"], c["source"]) for c in contacts["contacts"]) == sorted(
+            (ids[v], src) for pair, src in self.contacts.items() if u in pair
+            for v in pair if v != u), f"{self._who(dev)}: contacts {contacts}"
+        pending = await client.call("contact.pending")
+        assert sorted(r["user_id"] for r in pending["incoming"]) == sorted(
+            ids[frm] for (frm, to) in self.requests if to == u), f"incoming {pending}"
+        assert sorted(r["user_id"] for r in pending["outgoing"]) == sorted(
+            ids[to] for (frm, to) in self.requests if frm == u), f"outgoing {pending}"
+        blocked = await client.call("block.list")
+        assert sorted(b["user_id"] for b in blocked["blocked"]) == sorted(
+            ids[b] for (a, b) in self.blocks if a == u), f"blocks {blocked}"
+
     @rule()
     def check_consistency(self) -> None:
         self._run(self._check(sorted(self.online)))
@@ -814,12 +949,16 @@ class OfflineCatchUp(RuleBasedStateMachine):
     # -- the invariant ------------------------------------------------------------------
 
     async def _check(self, devices: Iterable[Dev]) -> None:
+        compared: set[int] = set()
         for dev in devices:
             await self._settle(dev)
             await self._compare(dev, "after pushes")
             await self.clients[dev].catch_up()
             await self._settle(dev)
             await self._compare(dev, "after catch_up")
+            if dev[0] not in compared:
+                compared.add(dev[0])
+                await self._compare_people(dev)
 
     async def _settle(self, dev: Dev) -> None:
         """Wait until the device's seq and every chat's pts equal the server's."""

@@ -99,18 +99,18 @@ async def test_opted_out_member_is_not_counted_and_sees_nothing(sv: Services) ->
     await sv.reads.mark(carol, chat.chat_id, msg)
     assert await counts(sv, alice, chat.chat_id, [msg]) == {msg: 2}
 
-    assert await sv.reads.update_privacy(bob, False) == {"read_receipts": False}
-    assert await sv.reads.privacy(bob) == {"read_receipts": False}
+    assert (await sv.privacy.update(bob, {"read_receipts": False}))["read_receipts"] is False
+    assert (await sv.privacy.get(bob))["read_receipts"] is False
     assert await counts(sv, alice, chat.chat_id, [msg]) == {msg: 1}
     readers = await sv.reads.readers(alice, chat.chat_id, msg, None, None)
     assert [r.user_id for r in readers["readers"]] == [carol]
 
-    await sv.reads.update_privacy(alice, False)
+    await sv.privacy.update(alice, {"read_receipts": False})
     assert await sv.reads.receipts(alice, chat.chat_id, [msg]) == {"counts": {},
                                                                    "hidden": True}
     hidden = await sv.reads.readers(alice, chat.chat_id, msg, None, None)
     assert hidden["readers"] == [] and hidden["hidden"] is True
-    await sv.reads.update_privacy(bob, True)
+    await sv.privacy.update(bob, {"read_receipts": True})
     assert await counts(sv, carol, chat.chat_id, [msg]) == {msg: 2}  # bob back, sender not
 
 
@@ -124,7 +124,7 @@ async def test_chat_get_hides_other_cursors_and_shows_peer(sv: Services) -> None
     assert details.peer_read_pts == msg
     listed = (await sv.dialogs.list_dialogs(alice)).chats
     assert [d.peer_read_pts for d in listed] == [msg]
-    await sv.reads.update_privacy(bob, False)
+    await sv.privacy.update(bob, {"read_receipts": False})
     assert (await sv.chats.get(alice, direct.chat_id)).peer_read_pts is None
     assert [d.peer_read_pts for d in (await sv.dialogs.list_dialogs(alice)).chats] == [None]
 

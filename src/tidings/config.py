@@ -238,6 +238,22 @@ class Settings(BaseSettings):
         256, ge=2, description="characters of a message.search query, after trimming "
         "(INVALID_PARAMS above it)")
 
+    # people: contacts, profiles, user search, presence
+    max_contact_message_length: int = Field(
+        200, ge=0, description="characters of a contact.request message (TOO_LARGE above it)")
+    max_display_name_length: int = Field(
+        64, ge=1, description="characters of a display name (INVALID_PARAMS above it)")
+    max_bio_length: int = Field(
+        300, ge=0, description="characters of a profile bio (INVALID_PARAMS above it)")
+    user_search_max_limit: int = Field(
+        50, ge=1, description="largest user.search page (default: 20, or this if lower)")
+    presence_max_subscriptions: int = Field(
+        500, ge=1, description="users one connection may follow with presence.subscribe "
+        "(INVALID_PARAMS, data.limit, above it)")
+    presence_debounce_seconds: float = Field(
+        2.0, ge=0, description="a presence change is pushed after it held this long, so a "
+        "flapping connection pushes nothing")
+
     # auto-delete (chat.set_message_ttl)
     min_message_ttl_seconds: int = Field(
         3600, ge=1, description="shortest custom chat message TTL; the presets 86400, 604800 "

@@ -36,7 +36,7 @@ def is_safe_text(value: str) -> bool:
 Latitude = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]
 Longitude = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
 
-MessageKind = Literal["text", "image", "audio", "video", "file", "location", "system"]
+MessageKind = Literal["text", "image", "audio", "video", "file", "location", "system", "card"]
 ChatKind = Literal["direct", "group", "channel"]
 Role = Literal["owner", "admin", "member", "restricted", "readonly"]
 EntityType = Literal["mention", "mention_all", "hashtag", "url", "bold", "italic", "code", "pre",
@@ -60,6 +60,15 @@ class Location(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     lat: Latitude
     lon: Longitude
     title: Text | None = None
+
+
+class Card(msgspec.Struct, frozen=True):
+    """A contact card (``user.share_card``): the user as they were when shared.
+    Whoever sees it may send them a contact request with source ``card``."""
+
+    user_id: int
+    username: str
+    display_name: str
 
 
 class ForwardFrom(msgspec.Struct, frozen=True):
@@ -131,6 +140,7 @@ class Message(msgspec.Struct, frozen=True, omit_defaults=True):
     ttl_expires_at: int | None = None  # auto-delete (chat message_ttl) or burn-after-read
     burn_after_seconds: int | None = None
     file: FileInfo | None = None  # for image, video, audio and file messages
+    card: Card | None = None  # kind "card" (user.share_card)
 
 
 def with_message_defaults(message: dict[str, Any]) -> dict[str, Any]:
@@ -178,6 +188,8 @@ class User(msgspec.Struct, frozen=True):
     user_id: int
     username: str
     display_name: str
+    bio: str = ""
+    avatar_file_id: int | None = None
 
 
 class Device(msgspec.Struct, frozen=True):
@@ -245,7 +257,15 @@ USER_UPDATE_KINDS = (
     "chat.joined",  # chat, joined_pts
     "chat.left",  # chat_id, pts
     "read.updated",  # chat_id, read_pts
-    "privacy.updated",  # read_receipts
+    "privacy.updated",  # the settings that changed (find_me, ..., read_receipts)
+    "block.added",  # user_id
+    "block.removed",  # user_id
+    "contact.requested",  # user_id, direction, source, message
+    "contact.added",  # user_id, source, since
+    "contact.rejected",  # user_id, direction
+    "contact.removed",  # user_id
+    "contact.cancelled",  # user_id, direction
+    "user.updated",  # user (User: a profile changed)
     "message.recalled",  # chat_id, msg_id, recalled_by, recalled_at (for former members)
     "device.revoked",  # device_id
     "message.hidden",  # chat_id, msg_ids (deleted for me)

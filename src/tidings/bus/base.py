@@ -41,7 +41,18 @@ class UserEvent(BusEvent, frozen=True, tag="u"):
     views_changed: list[int] = []
 
 
-AnyEvent = ChatEvent | UserEvent
+class PresenceEvent(BusEvent, frozen=True, tag="p"):
+    """Ephemeral, in no log: ``node`` went ``online`` (its first device of each
+    user connected) or ``offline`` (its last one left, at ``at``), or a node
+    started (``hello``: every node answers with its online users)."""
+
+    node: str
+    kind: str  # online | offline | hello
+    user_ids: list[int] = []
+    at: int = 0
+
+
+AnyEvent = ChatEvent | UserEvent | PresenceEvent
 Deliver = Callable[[AnyEvent], None]
 
 _encoder = msgspec.msgpack.Encoder()

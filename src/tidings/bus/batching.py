@@ -22,7 +22,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections import deque
 
-from tidings.bus.base import AnyEvent, ChatEvent, Deliver, decode_events
+from tidings.bus.base import AnyEvent, ChatEvent, Deliver, PresenceEvent, decode_events
 
 BACKOFF_INITIAL = 0.1
 BACKOFF_CAP = 5.0
@@ -173,4 +173,6 @@ class BatchingBus(ABC):
 def _describe(event: AnyEvent) -> str:
     if isinstance(event, ChatEvent):
         return f"chat {event.chat_id} event"
+    if isinstance(event, PresenceEvent):
+        return f"presence {event.kind} event"
     return f"user {event.user_id} event"

@@ -165,6 +165,7 @@ class SqliteEngine:
             sql.replace("{{id_pk}}", "INTEGER PRIMARY KEY AUTOINCREMENT")
             .replace("{{without_rowid}}", "WITHOUT ROWID")
             .replace("{{blob}}", "BLOB")
+            .replace("{{binary_text}}", "TEXT")
             .replace("{{search_index}}", _SQLITE_SEARCH_INDEX)
         )
 

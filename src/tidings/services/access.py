@@ -122,3 +122,13 @@ async def load_membership_txn(txn: Txn, chat_id: int, user_id: int, *, active: b
     if active:
         return chat, require_active(member, chat_id)
     return chat, require_seen(member, chat_id)
+
+
+def direct_peer(chat: chats.ChatRow, user_id: int) -> int | None:
+    """The other member of a direct chat (None in a group, or a chat with oneself)."""
+    if chat.kind != "direct" or chat.direct_key is None:
+        return None
+    low, high = (int(part) for part in chat.direct_key.split(":"))
+    if low == high:
+        return None
+    return high if user_id == low else low

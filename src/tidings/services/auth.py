@@ -20,7 +20,8 @@ from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, invalid
 from tidings.services.credentials import Passwords, Tokens
 from tidings.services.login_guard import LoginGuard, Outcome
-from tidings.store import users
+from tidings.services.user_terms import terms_of
+from tidings.store import profiles, users
 
 _USERNAME = re.compile(r"^[a-z0-9_.]+$")
 
@@ -78,6 +79,7 @@ class AuthService:
             if await users.get_user_by_name_txn(txn, name) is not None:
                 raise TidingsError(ErrorCode.USERNAME_TAKEN, f"username {name!r} is taken")
             user_id = await users.insert_user_txn(txn, name, password_hash, now)
+            await profiles.set_terms_txn(txn, user_id, terms_of(name, ""))
             device_id = await users.insert_device_txn(
                 txn, user_id, self._device_name(device_name), now)
             return user_id, device_id

@@ -14,7 +14,7 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
-from tidings.services import access, system_messages
+from tidings.services import access, privacy, system_messages
 from tidings.services.members import members_page_txn
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
 from tidings.services.pins import visible_pins_txn
@@ -57,6 +57,7 @@ class ChatService:
             if existing is not None:
                 return existing.to_wire()
             await self._require_users_txn(txn, [other_id])
+            await privacy.check_reach_txn(txn, user_id, [other_id], "message_me")
             member_ids = [low] if low == high else [low, high]
             return await self._create_txn(txn, "direct", "", None, key, member_ids,
                                           {u: "member" for u in member_ids})
@@ -84,6 +85,7 @@ class ChatService:
 
         async def create_txn(txn: Txn) -> wire.Chat:
             await self._require_users_txn(txn, others)
+            await privacy.check_reach_txn(txn, user_id, others, "add_me")
             return await self._create_txn(txn, kind, title, user_id, None, [user_id, *others],
                                           roles)
 
@@ -132,6 +134,7 @@ class ChatService:
             new = sorted({u for u in user_ids if u not in current or not current[u].active})
             if not new:
                 return chat.pts
+            await privacy.check_reach_txn(txn, user_id, new, "add_me")
             if chat.member_count + len(new) > self._settings.max_group_members:
                 raise forbidden(f"a chat holds at most {self._settings.max_group_members} "
                                 "members", limit=self._settings.max_group_members)

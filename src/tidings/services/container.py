@@ -6,14 +6,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from tidings.bus.base import AnyEvent, Bus
+from tidings.bus.base import AnyEvent, Bus, PresenceEvent
 from tidings.clock import Clock
 from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.media.blobs import open_blob_store
 from tidings.services.auth import AuthService
+from tidings.services.blocks import BlockService
 from tidings.services.chats import ChatService
+from tidings.services.contacts import ContactService
 from tidings.services.credentials import Passwords, Tokens
 from tidings.services.deletion import DeletionService
 from tidings.services.devices import DeviceService
@@ -31,6 +33,9 @@ from tidings.services.message_ttl import MessageTtlService
 from tidings.services.messages import MessageService
 from tidings.services.pins import PinService
 from tidings.services.rate_limits import RequestLimits
+from tidings.services.presence import PresenceService
+from tidings.services.privacy import PrivacyService
+from tidings.services.profiles import ProfileService
 from tidings.services.reactions import ReactionService
 from tidings.services.read_index import ReadIndex
 from tidings.services.reads import ReadService
@@ -76,6 +81,11 @@ class Services:
     limits: RequestLimits
     typing: TypingService
     members: MemberService
+    privacy: PrivacyService
+    blocks: BlockService
+    contacts: ContactService
+    profiles: ProfileService
+    presence: PresenceService
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock, db: Database, bus: Bus, secret: str
@@ -92,11 +102,12 @@ class Services:
             s3_region=settings.s3_region)
         media = MediaService(db, bus, clock, settings, file_views)
         sender = MessageService(db, bus, clock, settings, media, file_views)
+        reads = ReadService(db, bus, clock, settings, _read_index(db, settings))
         return cls(
             settings=settings, clock=clock, db=db, bus=bus, hub=LiveHub(),
             auth=AuthService(db, clock, settings, passwords, Tokens(secret)),
             devices=DeviceService(db, bus, clock),
-            users=UserService(db, settings.max_user_ids_per_call),
+            users=UserService(db, settings.max_user_ids_per_call, settings.user_search_max_limit),
             chats=ChatService(db, bus, clock, settings),
             dialogs=DialogService(db, bus, clock, settings, file_views),
             messages=sender,
@@ -107,7 +118,7 @@ class Services:
             pins=PinService(db, bus, clock, settings),
             message_attributes=MessageAttributeService(db, bus, clock, settings),
             message_ttl=MessageTtlService(db, bus, clock, settings),
-            reads=ReadService(db, bus, clock, settings, _read_index(db, settings)),
+            reads=reads,
             search=SearchService(db, settings, file_views),
             sync=SyncService(db, settings, file_views),
             timeline=TimelineService(db, settings, visibility, file_views),
@@ -119,14 +130,23 @@ class Services:
             limits=RequestLimits(settings, clock.monotonic),
             typing=TypingService(db, bus, clock, settings),
             members=MemberService(db, settings),
+            privacy=PrivacyService(db, bus, clock, reads.index.clear),
+            blocks=BlockService(db, bus, clock),
+            contacts=ContactService(db, bus, clock, settings, sender),
+            profiles=ProfileService(db, bus, clock, settings),
+            presence=PresenceService(db, bus, clock, settings),
         )
 
     async def start(self) -> None:
         await self.bus.start(self._deliver)
         self.messages.start()
         self.reads.start()
+        self.presence.start()
 
     def _deliver(self, event: AnyEvent) -> None:
+        if isinstance(event, PresenceEvent):
+            self.presence.on_event(event)
+            return
         self.visibility.on_event(event)
         self.reads.index.on_event(event)
         self.hub.deliver(event)
@@ -134,6 +154,7 @@ class Services:
     async def stop(self) -> None:
         await self.messages.stop()
         await self.reads.stop()
+        await self.presence.stop()
         await self.bus.close()
         await self.files.close()
 

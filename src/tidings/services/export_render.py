@@ -203,6 +203,9 @@ def _body(m: wire.Message) -> str:
         parts.append(f"📍 {title}({loc.lat}, {loc.lon})")
     elif m.kind in wire.MEDIA_KINDS:
         parts.append(f"[{_esc(m.kind)}{f' {m.file_id}' if m.file_id is not None else ''}]")
+    elif m.kind == "card" and m.card is not None:
+        name = m.card.display_name or m.card.username
+        parts.append(f"[contact card: {_esc(name)} @{_esc(m.card.username)}]")
     if m.text:
         parts.append(_esc(m.text))
     return f'<div class="text">{chr(10).join(parts)}</div>' if parts else ""

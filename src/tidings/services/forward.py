@@ -77,4 +77,4 @@ class ForwardService:
         source = m.forward_from or wire.ForwardFrom(m.chat_id, m.msg_id, m.sender_id, m.date)
         return SendRequest(user_id=user_id, chat_id=to_chat_id, local_id=local_id,
                            kind=m.kind, text=m.text, entities=m.entities, location=m.location,
-                           file_id=m.file_id, forward_from=source)
+                           file_id=m.file_id, forward_from=source, card=m.card)

@@ -20,7 +20,7 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, StorageRejected, TidingsError, forbidden, invalid
-from tidings.services import access
+from tidings.services import access, privacy
 from tidings.services.deletion import tell_former_members_txn
 from tidings.services.file_views import FileViews
 from tidings.services.group_commit import GroupCommitter
@@ -28,7 +28,7 @@ from tidings.services.media import MediaService
 from tidings.services.message_targets import lock_membership_txn
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
 from tidings.services.timeline import preview_of
-from tidings.store import chats, files, messages, search, updates
+from tidings.store import chats, contacts, files, messages, search, updates
 
 MESSAGES_SENT = Counter("tidings_messages_sent_total", "Messages committed")
 
@@ -45,6 +45,7 @@ class SendRequest(msgspec.Struct, frozen=True):
     file_id: int | None = None
     burn_after_seconds: int | None = None
     forward_from: wire.ForwardFrom | None = None  # set by message.forward
+    card: wire.Card | None = None  # set by user.share_card (kind "card")
 
 
 class _BatchCheck:
@@ -148,7 +149,9 @@ class MessageService:
         if not 1 <= len(req.local_id) <= s.max_local_id_length:
             raise invalid(f"local_id must be 1 to {s.max_local_id_length} characters",
                           field="local_id")
-        if req.kind not in wire.SENDABLE_KINDS:
+        if (req.kind == "card") != (req.card is not None):
+            raise invalid("a card message is sent with user.share_card", field="kind")
+        if req.kind not in wire.SENDABLE_KINDS and req.kind != "card":
             raise invalid(f"kind must be one of {sorted(wire.SENDABLE_KINDS)}", field="kind")
         if req.text is not None and len(req.text) > s.max_text_length:
             raise TidingsError(ErrorCode.TOO_LARGE,
@@ -236,10 +239,28 @@ class MessageService:
                     check.accepted.append(i)
             except TidingsError as exc:
                 check.results[i] = exc
+        await self._check_direct_peers_txn(txn, batch, check, chat_rows)
         await self._check_replies_txn(txn, batch, check, chat_rows, members)
         if any(batch[i].file_id is not None for i in check.accepted):
             await self._check_files_txn(txn, batch, check)
         return check
+
+    async def _check_direct_peers_txn(self, txn: Txn, batch: list[SendRequest],
+                                      check: _BatchCheck, chat_rows: dict[int, chats.ChatRow]
+                                      ) -> None:
+        """A direct chat's other member may refuse the sender: blocked, or
+        messages from contacts only (one query for the batch)."""
+        direct = [(i, batch[i].user_id, peer) for i in check.accepted
+                  if (peer := access.direct_peer(chat_rows[batch[i].chat_id], batch[i].user_id))
+                  is not None]
+        if not direct:
+            return
+        refusals = await privacy.direct_send_refusals_txn(
+            txn, sorted({(sender, peer) for _, sender, peer in direct}))
+        for i, sender, peer in direct:
+            refusal = refusals.get((sender, peer))
+            if refusal is not None and check.results[i] is None:
+                check.results[i] = refusal
 
     async def _check_files_txn(self, txn: Txn, batch: list[SendRequest],
                                check: _BatchCheck) -> None:
@@ -288,6 +309,10 @@ class MessageService:
             if replied:
                 await messages.add_reply_counts_txn(txn, chat_id, dict(replied))
         await messages.insert_messages_txn(txn, written)
+        cards = [(m.chat_id, m.msg_id, m.card.user_id, m.sender_id) for m in written
+                 if m.card is not None]
+        if cards:
+            await contacts.insert_cards_txn(txn, cards)
         await search.index_messages_txn(txn, written)
         await self._write_mentions_txn(txn, batch, to_write, check, now)
         txn.call_after(lambda: MESSAGES_SENT.inc(len(written)))
@@ -369,7 +394,7 @@ class MessageService:
             req.chat_id, msg_id, req.user_id, now, req.kind, req.text, req.reply_to,
             req.local_id, req.entities or None, req.location, req.file_id, None, None, None,
             req.forward_from, preview, 0, wire.NO_REACTIONS, wire.NO_STRINGS, None, wire.NO_STRINGS,
-            now + ttl if ttl else None, req.burn_after_seconds,
+            now + ttl if ttl else None, req.burn_after_seconds, None, req.card,
         )
 
     # -- recall

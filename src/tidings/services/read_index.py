@@ -222,7 +222,7 @@ class ReadIndex:
         push = wire.decode(frame)
         for update in push.get("updates", ()):
             kind = update.get("kind")
-            if kind == "privacy.updated":
+            if kind == "privacy.updated" and "read_receipts" in update:
                 self.clear()
             elif kind == "read.updated":
                 self.apply_read(int(update["chat_id"]), user_id, int(update["read_pts"]),

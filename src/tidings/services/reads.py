@@ -201,25 +201,6 @@ class ReadService:
 
         return await self._db.read("read_receipts", check_txn)
 
-    # -- privacy
-    async def privacy(self, user_id: int) -> dict[str, Any]:
-        async def get_txn(txn: Txn) -> bool:
-            return await read_store.read_receipts_txn(txn, user_id)
-
-        return {"read_receipts": await self._db.read("privacy_get", get_txn)}
-
-    async def update_privacy(self, user_id: int, read_receipts: bool) -> dict[str, Any]:
-        async def update_txn(txn: Txn) -> None:
-            if await read_store.set_read_receipts_txn(txn, user_id, read_receipts):
-                update = await updates.append_user_update_txn(
-                    txn, user_id, self._clock.now(), "privacy.updated",
-                    {"read_receipts": read_receipts})
-                publish_user_on_commit(txn, self._bus, user_id, [update])
-                txn.call_after(self.index.clear)
-
-        await self._db.write("privacy_update", update_txn)
-        return {"read_receipts": read_receipts}
-
 
 def _parse_cursor(cursor: str | None) -> tuple[int, int] | None:
     if cursor is None:

@@ -35,6 +35,7 @@ class Meta(msgspec.Struct, frozen=True, omit_defaults=True):
 
     location: wire.Location | None = None
     system: dict[str, Any] | None = None
+    card: wire.Card | None = None
 
 
 _meta_decoder = msgspec.json.Decoder(Meta)
@@ -46,7 +47,7 @@ def _json(value: Any) -> str | None:
 
 
 def encode_meta(meta: Meta) -> str | None:
-    if meta.location is None and meta.system is None:
+    if meta.location is None and meta.system is None and meta.card is None:
         return None
     return wire.encode(meta).decode()
 
@@ -68,7 +69,8 @@ def message_from_row(r: Row) -> wire.Message:
         meta.system, _forward_decoder.decode(r[13]) if r[13] else None, None, int(r[14]),
         _counts_decoder.decode(r[15]) if r[15] else wire.NO_REACTIONS, wire.NO_STRINGS,
         _object_decoder.decode(r[16]) if r[16] else None,
-        _tags_decoder.decode(r[17]) if r[17] else wire.NO_STRINGS, r[18], r[19],
+        _tags_decoder.decode(r[17]) if r[17] else wire.NO_STRINGS, r[18], r[19], None,
+        meta.card,
     )
 
 
@@ -79,8 +81,8 @@ def stored_from_row(r: Row) -> StoredMessage:
 def message_row_values(m: wire.Message) -> tuple[Any, ...]:
     """The send hot path: a fresh message has its JSON columns unset, so each is
     tested before anything is built or encoded."""
-    meta = (encode_meta(Meta(m.location, m.system))
-            if m.location is not None or m.system is not None else None)
+    meta = (encode_meta(Meta(m.location, m.system, m.card))
+            if m.location is not None or m.system is not None or m.card is not None else None)
     return (
         m.chat_id, m.msg_id, m.sender_id, m.date, m.kind, m.text,
         _json(m.entities) if m.entities else None, m.reply_to, m.file_id, m.local_id,
@@ -253,7 +255,7 @@ async def mark_recalled_txn(txn: Txn, chat_id: int, msg_id: int, by: int, now: i
 
 async def _drop_hanging_facts_txn(txn: Txn, chat_id: int, msg_ids: list[int]) -> None:
     cond, args = txn.engine.any_of("msg_id", 2, msg_ids)
-    for table in ("reactions", "pinned_messages", "message_tags", "mentions"):
+    for table in ("reactions", "pinned_messages", "message_tags", "mentions", "contact_cards"):
         await txn.execute(f"DELETE FROM {table} WHERE chat_id = $1 AND {cond}", chat_id, *args)
 
 
@@ -325,7 +327,8 @@ async def insert_recall_audit_txn(txn: Txn, m: wire.Message, recalled_by: int, n
         " recalled_at, kind, text, entities, meta, file_id)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         m.chat_id, m.msg_id, m.sender_id, m.date, recalled_by, now, m.kind, m.text,
-        _json(m.entities), encode_meta(Meta(location=m.location, system=m.system)), m.file_id,
+        _json(m.entities), encode_meta(Meta(location=m.location, system=m.system, card=m.card)),
+        m.file_id,
     )
 
 

@@ -97,6 +97,7 @@ class WsConnection:
         finally:
             hub.follow(identity.user_id, chats)
         self.user_id, self.device_id = identity.user_id, identity.device_id
+        self.node.services.presence.attach(self, identity.user_id, identity.device_id)
         if self.state is State.CONNECTED:  # not if it timed out or was revoked meanwhile
             self.state = State.READY
 
@@ -155,6 +156,7 @@ class WsConnection:
             timeout.cancel()
             self.state = State.CLOSING
             self.node.services.hub.detach(self)
+            self.node.services.presence.detach(self)
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             self._writer.cancel()

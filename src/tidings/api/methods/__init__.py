@@ -6,7 +6,9 @@ from __future__ import annotations
 from tidings.api.dispatcher import Method
 from tidings.api.methods import (
     auth,
+    blocks,
     chats,
+    contacts,
     dialogs,
     exports,
     media,
@@ -15,8 +17,10 @@ from tidings.api.methods import (
     message_ttl,
     messages,
     pins,
+    presence,
     privacy,
     reactions,
+    reads,
     search,
     sync,
     typing,
@@ -28,8 +32,8 @@ from tidings.api.methods.registry import Registry
 def all_methods() -> list[Method]:
     methods: list[Method] = []
     for module in (auth, users, chats, dialogs, messages, reactions, pins,
-                   message_attributes, message_ttl, exports, media, search, sync, privacy, typing,
-                   members):
+                   message_attributes, message_ttl, exports, media, search, sync, reads, privacy,
+                   blocks, contacts, presence, typing, members):
         registry: Registry = module.registry
         methods += registry.methods
     return methods

@@ -1,5 +1,5 @@
 """Parameters of the read receipt and privacy methods (``read.receipts``,
-``read.readers``, ``privacy.update``)."""
+``read.readers``; ``privacy.update`` is in ``people``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,3 @@ class Readers(Params, frozen=True):
     msg_id: Id
     limit: Int64 | None = None
     cursor: Text | None = None  # a next_cursor, passed back as it was returned
-
-
-class UpdatePrivacy(Params, frozen=True):
-    read_receipts: bool

@@ -1,0 +1,248 @@
+"""Presence: who is online, and when they were last seen. Ephemeral: pushed,
+never written to an update log.
+
+A user is online while any of their devices is connected to any node. Each
+node counts its own connections per user and tells every node (the bus) when a
+user's first device here connects or the last one leaves (``PresenceEvent``);
+every node keeps the set of nodes each user is online on. A node that starts
+asks the others for theirs (``hello``). When the last device leaves, its
+``devices.last_seen_at`` is written, so last seen survives restarts.
+
+A connection follows users with ``presence.subscribe`` (at most
+``presence_max_subscriptions``); a change is pushed to it only after it held
+``presence_debounce_seconds``, so a flapping connection pushes nothing, and
+only when the status this viewer may see changed:
+
+    {"push": "presence", "user_id": 2, "status": "offline", "last_seen": 1796058700}
+
+What a viewer sees follows the user's ``last_seen`` setting: allowed, the
+exact ``online`` / ``offline`` with ``last_seen``; not allowed (or blocked by
+the user), the Telegram-style rounding with no time: ``recently`` (online, or
+seen within 3 days), ``within_week``, ``within_month``, ``long_ago``. A
+viewer's subscription keeps the relation it had when made: subscribe again
+after a privacy change. A node that dies without closing leaves its users
+online on the other nodes until it (or a node with its name) starts again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import defaultdict
+from typing import Any, Protocol
+
+from tidings import wire
+from tidings.bus.base import Bus, PresenceEvent
+from tidings.clock import Clock
+from tidings.config import Settings
+from tidings.db.database import Database
+from tidings.db.engine import Txn
+from tidings.errors import invalid
+from tidings.services import privacy
+from tidings.store import presence as store
+from tidings.store import privacy as privacy_store
+from tidings.store import users as user_store
+
+log = logging.getLogger(__name__)
+
+DAY = 86400
+ROUNDING = ((3 * DAY, "recently"), (7 * DAY, "within_week"), (30 * DAY, "within_month"))
+
+
+class Watcher(Protocol):
+    """A connection following presence (the transport's connection)."""
+
+    def push(self, frame: bytes) -> None: ...
+
+
+class _Watch:
+    __slots__ = ("exact", "shown", "viewer")
+
+    def __init__(self, viewer: int, exact: bool) -> None:
+        self.viewer = viewer
+        self.exact = exact
+        self.shown: dict[str, Any] | None = None
+
+
+class PresenceService:
+    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings) -> None:
+        self._db = db
+        self._bus = bus
+        self._clock = clock
+        self._settings = settings
+        self.node = uuid.uuid4().hex
+        self._local: dict[int, int] = defaultdict(int)  # user -> devices connected here
+        self._devices: dict[Watcher, tuple[int, int]] = {}  # connection -> (user, device)
+        self._online_on: dict[int, set[str]] = {}  # user -> nodes with a device of theirs
+        self._last_seen: dict[int, int] = {}
+        self._watches: dict[int, dict[Watcher, _Watch]] = {}  # target -> watchers
+        self._following: dict[Watcher, set[int]] = {}
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- connections (called by the transport)
+    def start(self) -> None:
+        self._bus.publish(PresenceEvent(node=self.node, kind="hello"))
+
+    def attach(self, conn: Watcher, user_id: int, device_id: int) -> None:
+        self._devices[conn] = (user_id, device_id)
+        self._local[user_id] += 1
+        if self._local[user_id] == 1:
+            self._bus.publish(PresenceEvent(node=self.node, kind="online", user_ids=[user_id]))
+
+    def detach(self, conn: Watcher) -> None:
+        for target in self._following.pop(conn, set()):
+            watches = self._watches.get(target)
+            if watches is not None:
+                watches.pop(conn, None)
+                if not watches:
+                    del self._watches[target]
+        identity = self._devices.pop(conn, None)
+        if identity is None:
+            return
+        user_id, device_id = identity
+        self._local[user_id] -= 1
+        if self._local[user_id] > 0:
+            return
+        del self._local[user_id]
+        now = self._clock.now()
+        self._bus.publish(PresenceEvent(node=self.node, kind="offline", user_ids=[user_id],
+                                        at=now))
+        task = asyncio.get_running_loop().create_task(self._record(device_id, now))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _record(self, device_id: int, now: int) -> None:
+        try:
+            await self._db.write("presence_last_seen",
+                                 lambda txn: user_store.touch_device_txn(txn, device_id, now))
+        except Exception:
+            log.exception("presence: could not record last seen of device %s", device_id)
+
+    async def stop(self) -> None:
+        """Tell the other nodes this node's users are gone."""
+        if self._local:
+            self._bus.publish(PresenceEvent(node=self.node, kind="offline",
+                                            user_ids=sorted(self._local),
+                                            at=self._clock.now()))
+        for timer in self._timers.values():
+            timer.cancel()
+        if self._tasks:
+            await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
+
+    # -- the bus
+    def on_event(self, event: PresenceEvent) -> None:
+        if event.kind == "hello":
+            if event.node != self.node and self._local:
+                self._bus.publish(PresenceEvent(node=self.node, kind="online",
+                                                user_ids=sorted(self._local)))
+            return
+        for user_id in event.user_ids:
+            if event.kind == "online":
+                self._online_on.setdefault(user_id, set()).add(event.node)
+            else:
+                nodes = self._online_on.get(user_id)
+                if nodes is not None:
+                    nodes.discard(event.node)
+                    if not nodes:
+                        del self._online_on[user_id]
+                self._last_seen[user_id] = max(event.at, self._last_seen.get(user_id, 0))
+            if user_id in self._watches:
+                self._schedule(user_id)
+
+    def _schedule(self, user_id: int) -> None:
+        timer = self._timers.pop(user_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._timers[user_id] = asyncio.get_running_loop().call_later(
+            self._settings.presence_debounce_seconds, self._fire, user_id)
+
+    def _fire(self, user_id: int) -> None:
+        self._timers.pop(user_id, None)
+        now = self._clock.now()
+        for conn, watch in tuple(self._watches.get(user_id, {}).items()):
+            view = self._view(user_id, watch.exact, now, self._last_seen.get(user_id))
+            if watch.shown is None or view["status"] != watch.shown["status"]:
+                watch.shown = view
+                conn.push(wire.encode({"push": "presence", **view}))
+
+    # -- views
+    def is_online(self, user_id: int) -> bool:
+        return user_id in self._online_on
+
+    def _view(self, user_id: int, exact: bool, now: int, last_seen: int | None
+              ) -> dict[str, Any]:
+        online = self.is_online(user_id)
+        if exact:
+            return {"user_id": user_id, "status": "online" if online else "offline",
+                    "last_seen": None if online else last_seen}
+        status = "long_ago"
+        if online:
+            status = "recently"
+        elif last_seen is not None:
+            status = next((name for limit, name in ROUNDING if now - last_seen <= limit),
+                          "long_ago")
+        return {"user_id": user_id, "status": status, "last_seen": None}
+
+    async def _views_txn(self, txn: Txn, viewer: int, user_ids: list[int]
+                         ) -> dict[int, tuple[bool, dict[str, Any]]]:
+        """user -> (exact, view) for the existing users among ``user_ids``."""
+        rels = await privacy_store.relations_txn(txn, [(u, viewer) for u in user_ids])
+        stored = await store.last_seen_txn(
+            txn, [u for u in user_ids if u not in self._last_seen and not self.is_online(u)])
+        now = self._clock.now()
+        found: dict[int, tuple[bool, dict[str, Any]]] = {}
+        for u in user_ids:
+            rel = rels.get((u, viewer))
+            if rel is None:
+                continue
+            exact = u == viewer or (not rel.blocks
+                                    and privacy.allows(rel.settings.last_seen, rel.contact))
+            found[u] = exact, self._view(u, exact, now,
+                                         self._last_seen.get(u, stored.get(u)))
+        return found
+
+    def _check_ids(self, user_ids: list[int], limit: int) -> list[int]:
+        ids = sorted(set(user_ids))
+        if not 1 <= len(ids) <= limit:
+            raise invalid(f"user_ids must hold 1 to {limit} ids", field="user_ids",
+                          limit=limit)
+        return ids
+
+    # -- methods
+    async def query(self, viewer: int, user_ids: list[int]) -> list[dict[str, Any]]:
+        ids = self._check_ids(user_ids, self._settings.max_user_ids_per_call)
+        found = await self._db.read("presence_query",
+                                    lambda txn: self._views_txn(txn, viewer, ids))
+        return [view for _, view in found.values()]
+
+    async def subscribe(self, conn: Watcher, viewer: int, user_ids: list[int]
+                        ) -> list[dict[str, Any]]:
+        limit = self._settings.presence_max_subscriptions
+        ids = self._check_ids(user_ids, limit)
+        following = self._following.get(conn, set())
+        if len(following | set(ids)) > limit:
+            raise invalid(f"a connection follows at most {limit} users; unsubscribe some",
+                          field="user_ids", limit=limit)
+        found = await self._db.read("presence_subscribe",
+                                    lambda txn: self._views_txn(txn, viewer, ids))
+        if conn not in self._devices:  # the connection closed meanwhile
+            return [view for _, view in found.values()]
+        for u, (exact, view) in found.items():
+            watch = _Watch(viewer, exact)
+            watch.shown = view
+            self._watches.setdefault(u, {})[conn] = watch
+            self._following.setdefault(conn, set()).add(u)
+        return [view for _, view in found.values()]
+
+    def unsubscribe(self, conn: Watcher, user_ids: list[int] | None) -> None:
+        following = self._following.get(conn, set())
+        for u in list(following) if user_ids is None else user_ids:
+            following.discard(u)
+            watches = self._watches.get(u)
+            if watches is not None:
+                watches.pop(conn, None)
+                if not watches:
+                    del self._watches[u]
+        if not following:
+            self._following.pop(conn, None)
