@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, Protocol
 
 import msgspec
-from prometheus_client import Counter
 
 from tidings import wire
 from tidings.api.bad_input import frame_error, guess_request_id, params_error
+from tidings.api.rpc_metrics import RPC_STATS
 from tidings.api.schemas import Params
 from tidings.errors import ErrorCode, TidingsError
 from tidings.services.auth import Identity
@@ -25,8 +26,6 @@ from tidings.services.container import Services
 
 log = logging.getLogger(__name__)
 
-REQUESTS = Counter("tidings_requests_total", "RPC requests by method and outcome",
-                   ["method", "outcome"])
 
 
 class Caller(Protocol):
@@ -68,15 +67,15 @@ class Dispatcher:
         self.services = services
         self.methods = {m.name: m for m in methods}
         self._decoders = {m.name: msgspec.json.Decoder(m.params) for m in self.methods.values()}
-        self._counters: dict[tuple[str, str], Any] = {}
 
     async def dispatch(self, caller: Caller, frame: bytes | str) -> bytes:
+        start = perf_counter()
         try:
             envelope = _envelope.decode(frame)
         except (msgspec.DecodeError, RecursionError) as exc:
             # RecursionError: msgspec bounds nesting by the interpreter's recursion
             # limit (about 1,000 levels) and raises it for deeper input.
-            self._count("unknown", ErrorCode.BAD_FRAME.value)
+            RPC_STATS.observe("unknown", ErrorCode.BAD_FRAME.value, perf_counter() - start)
             return error_frame(*frame_error(frame, exc))
         method = self.methods.get(envelope.method)
         outcome = "ok"
@@ -107,15 +106,9 @@ class Dispatcher:
             return error_frame(envelope.id, TidingsError(ErrorCode.INTERNAL,
                                                          "internal error; it has been logged"))
         finally:
-            self._count(envelope.method if method else "unknown", outcome)
-
-    def _count(self, method: str, outcome: str) -> None:
-        # labels() takes a lock and hashes on every call; the children are reused.
-        key = (method, outcome)
-        child = self._counters.get(key)
-        if child is None:
-            child = self._counters[key] = REQUESTS.labels(method, outcome)
-        child.inc()
+            # Unknown method names are not labels: a client could grow the table.
+            RPC_STATS.observe(envelope.method if method else "unknown", outcome,
+                              perf_counter() - start)
 
     def _decode_params(self, method: Method, raw: msgspec.Raw) -> Params:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -55,16 +56,28 @@ class PresenceEvent(BusEvent, frozen=True, tag="p"):
 AnyEvent = ChatEvent | UserEvent | PresenceEvent
 Deliver = Callable[[AnyEvent], None]
 
+class Batch(msgspec.Struct, frozen=True, array_like=True):
+    """What one bus message carries: events, and when the publisher sent them
+    (wall clock: receivers report the publish-to-deliver lag)."""
+
+    sent_at: float
+    events: list[AnyEvent]
+
+
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(list[AnyEvent])
+_decoder = msgspec.msgpack.Decoder(Batch)
 
 
 def encode_events(events: list[AnyEvent]) -> bytes:
-    return _encoder.encode(events)
+    return _encoder.encode(Batch(time.time(), events))
+
+
+def decode_batch(data: bytes) -> Batch:
+    return _decoder.decode(data)
 
 
 def decode_events(data: bytes) -> list[AnyEvent]:
-    return _decoder.decode(data)
+    return _decoder.decode(data).events
 
 
 class Bus(Protocol):

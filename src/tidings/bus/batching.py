@@ -19,10 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections import deque
 
-from tidings.bus.base import AnyEvent, ChatEvent, Deliver, PresenceEvent, decode_events
+from prometheus_client import Histogram
+
+from tidings.bus.base import AnyEvent, ChatEvent, Deliver, PresenceEvent, decode_batch
 
 BACKOFF_INITIAL = 0.1
 BACKOFF_CAP = 5.0
@@ -30,6 +33,10 @@ CLOSE_FLUSH_TIMEOUT = 2.0
 # Caps memory if publishes outpace the server (or start() never comes); beyond
 # this new events are dropped, which is no worse than the server being down.
 MAX_BUFFERED = 100_000
+
+BUS_LAG = Histogram(
+    "tidings_bus_lag_seconds", "From a batch's publish on any node to its delivery here",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
 
 
 class Backoff:
@@ -109,17 +116,19 @@ class BatchingBus(ABC):
 
     def _dispatch(self, data: bytes) -> None:
         try:
-            events = decode_events(data)
+            batch = decode_batch(data)
         except Exception:
             # Anything else on the channel (another version, a stray client)
             # must not take the subscriber down.
             self._log.exception("%s: undecodable message on %r dropped", self._name,
                                 self._where)
             return
+        # Across nodes this includes their clock difference (NTP keeps it to ms).
+        BUS_LAG.observe(max(0.0, time.time() - batch.sent_at))
         deliver = self._deliver
         if deliver is None:
             return
-        for event in events:
+        for event in batch.events:
             try:
                 deliver(event)
             except Exception:

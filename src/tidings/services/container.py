@@ -32,10 +32,10 @@ from tidings.services.message_attributes import MessageAttributeService
 from tidings.services.message_ttl import MessageTtlService
 from tidings.services.messages import MessageService
 from tidings.services.pins import PinService
-from tidings.services.rate_limits import RequestLimits
 from tidings.services.presence import PresenceService
 from tidings.services.privacy import PrivacyService
 from tidings.services.profiles import ProfileService
+from tidings.services.rate_limits import RequestLimits
 from tidings.services.reactions import ReactionService
 from tidings.services.read_index import ReadIndex
 from tidings.services.reads import ReadService

@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
 from tidings.api import http
 from tidings.api.dispatcher import Dispatcher
@@ -20,6 +20,9 @@ from tidings.transport.ratelimit import AddressLimits
 from tidings.transport.ws import CLOSE_GOING_AWAY, WsConnection
 
 log = logging.getLogger(__name__)
+
+CONNECTIONS = Gauge("tidings_connections", "Open client connections, by transport",
+                    ["transport"])
 
 
 class Node:
@@ -57,9 +60,12 @@ class Node:
         await ws.prepare(request)
         conn = WsConnection(self, ws, request.remote)
         self.connections.add(conn)
+        gauge = CONNECTIONS.labels("ws")
+        gauge.inc()
         try:
             await conn.run()
         finally:
+            gauge.dec()
             self.connections.discard(conn)
         return ws
 
