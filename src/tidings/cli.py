@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,8 +52,9 @@ def describe(exc: ValidationError) -> str:
 
 
 def setup_logging(settings: Settings) -> None:
-    level = "DEBUG" if settings.dev else settings.log_level.upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from tidings.logs import setup_logging as configure
+
+    configure("debug" if settings.dev else settings.log_level, dev=settings.dev)
 
 
 @click.group()

@@ -21,6 +21,7 @@ from tidings.api.bad_input import frame_error, guess_request_id, params_error
 from tidings.api.rpc_metrics import RPC_STATS
 from tidings.api.schemas import Params
 from tidings.errors import ErrorCode, TidingsError
+from tidings.request_id import REQUEST_ID, new_request_id
 from tidings.services.auth import Identity
 from tidings.services.container import Services
 
@@ -70,6 +71,15 @@ class Dispatcher:
 
     async def dispatch(self, caller: Caller, frame: bytes | str) -> bytes:
         start = perf_counter()
+        request_id = new_request_id()
+        token = REQUEST_ID.set(request_id)
+        try:
+            return await self._dispatch(caller, frame, start, request_id)
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _dispatch(self, caller: Caller, frame: bytes | str, start: float,
+                        request_id: str) -> bytes:
         try:
             envelope = _envelope.decode(frame)
         except (msgspec.DecodeError, RecursionError) as exc:
@@ -103,8 +113,10 @@ class Dispatcher:
         except Exception:
             outcome = ErrorCode.INTERNAL.value
             log.exception("method %s failed", envelope.method)
-            return error_frame(envelope.id, TidingsError(ErrorCode.INTERNAL,
-                                                         "internal error; it has been logged"))
+            # The id finds the logged traceback: a client shows it to support.
+            return error_frame(envelope.id, TidingsError(
+                ErrorCode.INTERNAL, "internal error; it has been logged",
+                request_id=request_id))
         finally:
             # Unknown method names are not labels: a client could grow the table.
             RPC_STATS.observe(envelope.method if method else "unknown", outcome,

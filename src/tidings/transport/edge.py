@@ -26,6 +26,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from tidings.errors import ErrorCode
+from tidings.request_id import REQUEST_ID, new_request_id
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,13 @@ def edge_middleware(trusted_proxies: Sequence[str], blocked_networks: Sequence[s
 
     @web.middleware
     async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+        token = REQUEST_ID.set(new_request_id())
+        try:
+            return await _edge(request, handler)
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _edge(request: web.Request, handler: Handler) -> web.StreamResponse:
         if trusted:
             remote = client_address(request.remote, request.headers.get("X-Forwarded-For"),
                                     trusted)
