@@ -23,6 +23,11 @@ def _add_request_id(_logger: Any, _method: str, event: EventDict) -> EventDict:
 
 
 def setup_logging(level: str, *, dev: bool) -> None:
+    """Like ``logging.basicConfig``, leaves a root logger that already has
+    handlers alone: whoever embeds tidings (or a test runner) configured it."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
     shared: list[Processor] = [
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
@@ -38,8 +43,7 @@ def setup_logging(level: str, *, dev: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared, processors=final))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.addHandler(handler)
     root.setLevel(level.upper())
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
