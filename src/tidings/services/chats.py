@@ -14,10 +14,10 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
-from tidings.services import access, system_messages
+from tidings.services import access, permissions, system_messages
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
 from tidings.services.pins import visible_pins_txn
-from tidings.store import chats, jobs, updates, users
+from tidings.store import chats, groups, jobs, updates, users
 from tidings.store import reads as read_store
 
 EXPIRY_JOB = "chat_expiry"
@@ -101,7 +101,9 @@ class ChatService:
                     for u in member_ids]
         ups = await updates.append_chat_updates_txn(txn, chat_id, now, entries)
         for u in member_ids:
-            await chats.upsert_member_txn(txn, chat_id, u, roles[u], 1, now)
+            _, history_from = access.join_terms(chat, None, roles[u], 1)
+            await chats.upsert_member_txn(txn, chat_id, u, roles[u], 1, now,
+                                          history_from=history_from)
         await chats.add_member_count_txn(txn, chat_id, len(member_ids))
         if kind != "direct":  # a direct chat's timeline starts with its first message
             ups.append(await system_messages.write_txn(
@@ -122,37 +124,51 @@ class ChatService:
             access.check_not_expired(chat, self._clock.now())
             if chat.kind == "direct":
                 raise forbidden("members cannot be added to a direct chat")
-            if chat.kind == "channel":
-                access.require_admin(me, "add members to a channel")
+            permissions.require(chat, me, "add_members")
             await self._require_users_txn(txn, user_ids)
             current = await chats.get_members_txn(txn, chat_id, user_ids)
             new = sorted({u for u in user_ids if u not in current or not current[u].active})
             if not new:
                 return chat.pts
-            if chat.member_count + len(new) > self._settings.max_group_members:
-                raise forbidden(f"a chat holds at most {self._settings.max_group_members} "
-                                "members", limit=self._settings.max_group_members)
-            now = self._clock.now()
-            ups = await updates.append_chat_updates_txn(
-                txn, chat_id, now,
-                [("member.joined", {"user_id": u, "role": "member", "by": user_id}) for u in new])
-            for u, update in zip(new, ups, strict=True):
-                before = current.get(u)
-                await chats.upsert_member_txn(
-                    txn, chat_id, u, "member", update["pts"], now,
-                    before.spans_after_leaving() if before is not None else None)
-            await chats.add_member_count_txn(txn, chat_id, len(new))
-            joins = list(ups)
-            ups.append(await system_messages.write_txn(txn, chat_id, user_id, "member.added",
-                                                       now, user_ids=new))
-            publish_chat_on_commit(txn, self._bus, chat_id, ups, joined=new)
-            final = await chats.get_chat_txn(txn, chat_id)
-            assert final is not None
-            for u, update in zip(new, joins, strict=True):
-                await self._notify_joined_txn(txn, final, [u], update["pts"], now)
-            return final.pts
+            banned = await groups.banned_among_txn(txn, chat_id, new)
+            if banned:
+                raise TidingsError(ErrorCode.BANNED, f"user {banned[0]} is banned from this "
+                                   "chat; unban them first", chat_id=chat_id, user_ids=banned)
+            return await self.join_txn(txn, chat, new, user_id, "member.added", current)
 
         return await self._db.write("add_members", add_txn)
+
+    async def join_txn(self, txn: Txn, chat: chats.ChatRow, new: list[int], by: int | None,
+                       action: system_messages.Action,
+                       current: dict[int, chats.MemberRow] | None = None) -> int:
+        """Make ``new`` (none of them an active member) members of ``chat``: their
+        ``member.joined`` updates, the system message and a ``chat.joined`` user
+        update each. Returns the chat's pts after. Callers checked who may."""
+        chat_id = chat.chat_id
+        if current is None:
+            current = await chats.get_members_txn(txn, chat_id, new)
+        if chat.member_count + len(new) > self._settings.max_group_members:
+            raise forbidden(f"a chat holds at most {self._settings.max_group_members} "
+                            "members", limit=self._settings.max_group_members)
+        now = self._clock.now()
+        ups = await updates.append_chat_updates_txn(
+            txn, chat_id, now,
+            [("member.joined", {"user_id": u, "role": "member", "by": by}) for u in new])
+        for u, update in zip(new, ups, strict=True):
+            past, history_from = access.join_terms(chat, current.get(u), "member",
+                                                   update["pts"])
+            await chats.upsert_member_txn(txn, chat_id, u, "member", update["pts"], now, past,
+                                          history_from=history_from)
+        await chats.add_member_count_txn(txn, chat_id, len(new))
+        joins = list(ups)
+        ups.append(await system_messages.write_txn(txn, chat_id, by, action, now,
+                                                   user_ids=new))
+        publish_chat_on_commit(txn, self._bus, chat_id, ups, joined=new)
+        final = await chats.get_chat_txn(txn, chat_id)
+        assert final is not None
+        for u, update in zip(new, joins, strict=True):
+            await self._notify_joined_txn(txn, final, [u], update["pts"], now)
+        return final.pts
 
     async def remove_member(self, user_id: int, chat_id: int, target_id: int) -> int:
         if target_id == user_id:
@@ -161,12 +177,11 @@ class ChatService:
         async def remove_txn(txn: Txn) -> int:
             chat, me = await self._load_active_txn(txn, chat_id, user_id)
             access.check_not_expired(chat, self._clock.now())  # leaving stays allowed
-            access.require_admin(me, "remove members")
+            permissions.require(chat, me, "remove_members")
             target = await chats.get_member_txn(txn, chat_id, target_id)
             if target is None or not target.active:
                 raise TidingsError(ErrorCode.NOT_FOUND, f"user {target_id} is not a member")
-            if target.role == "owner" or (target.role == "admin" and me.role != "owner"):
-                raise forbidden("only the owner may remove an admin; nobody removes the owner")
+            permissions.require_outranks(me, target.role)
             return await self._leave_txn(txn, chat, target_id, user_id)
 
         return await self._db.write("remove_member", remove_txn)
@@ -237,8 +252,7 @@ class ChatService:
             chat, me = await self._load_active_txn(txn, chat_id, user_id)
             if chat.kind == "direct":
                 raise forbidden("a direct chat's expiry is set by an operator")
-            if me.role != "owner":
-                raise forbidden("only the owner may set when a chat expires")
+            permissions.require(chat, me, "set_expire")
             return await self.set_expire_txn(txn, chat, value, user_id)
 
         return await self._db.write("set_chat_expire", expire_txn)
