@@ -182,12 +182,12 @@ class ChatService:
             if target is None or not target.active:
                 raise TidingsError(ErrorCode.NOT_FOUND, f"user {target_id} is not a member")
             permissions.require_outranks(me, target.role)
-            return await self._leave_txn(txn, chat, target_id, user_id)
+            return await self.leave_txn(txn, chat, target_id, user_id)
 
         return await self._db.write("remove_member", remove_txn)
 
     async def leave(self, user_id: int, chat_id: int) -> int:
-        async def leave_txn(txn: Txn) -> int:
+        async def leaving_txn(txn: Txn) -> int:
             chat, me = await self._load_active_txn(txn, chat_id, user_id)
             if chat.kind == "direct":
                 raise forbidden("a direct chat cannot be left")
@@ -198,12 +198,21 @@ class ChatService:
                 if heir is not None:
                     entries.append(("member.role", {"user_id": heir, "role": "owner",
                                                     "by": user_id}))
-            pts = await self._leave_txn(txn, chat, user_id, user_id, before=entries)
+            pts = await self.leave_txn(txn, chat, user_id, user_id, before=entries)
             if heir is not None:
                 await chats.set_role_txn(txn, chat_id, heir, "owner")
+                await self.notify_role_txn(txn, chat_id, heir, "owner", user_id)
             return pts
 
-        return await self._db.write("leave_chat", leave_txn)
+        return await self._db.write("leave_chat", leaving_txn)
+
+    async def notify_role_txn(self, txn: Txn, chat_id: int, user_id: int, role: str,
+                              by: int) -> None:
+        """The ``chat.role`` user update: your role in a chat changed."""
+        uu = await updates.append_user_update_txn(
+            txn, user_id, self._clock.now(), "chat.role",
+            {"chat_id": chat_id, "role": role, "by": by})
+        publish_user_on_commit(txn, self._bus, user_id, [uu])
 
     async def _heir_txn(self, txn: Txn, chat_id: int, owner_id: int) -> int | None:
         """Ownership passes to the longest-standing admin, else member."""
@@ -214,14 +223,18 @@ class ChatService:
         candidates.sort(key=lambda m: (m.role != "admin", m.joined_pts, m.user_id))
         return candidates[0].user_id
 
-    async def _leave_txn(self, txn: Txn, chat: chats.ChatRow, target_id: int, by: int, *,
-                         before: list[tuple[str, dict[str, Any]]] | None = None) -> int:
+    async def leave_txn(self, txn: Txn, chat: chats.ChatRow, target_id: int, by: int, *,
+                        before: list[tuple[str, dict[str, Any]]] | None = None,
+                        action: system_messages.Action | None = None) -> int:
+        """``target_id`` leaves, or ``by`` removes them (``action`` names the system
+        message when it is neither a leave nor a removal: a ban)."""
         now = self._clock.now()
         ups = await updates.append_chat_updates_txn(txn, chat.chat_id, now, before) if (
             before) else []
         # The system message comes before member.left, so the one who leaves (or is
         # removed) sees it too: their window ends at the member.left.
-        action: system_messages.Action = "member.left" if by == target_id else "member.removed"
+        if action is None:
+            action = "member.left" if by == target_id else "member.removed"
         ups.append(await system_messages.write_txn(txn, chat.chat_id, by, action, now,
                                                    user_ids=[target_id]))
         ups += await updates.append_chat_updates_txn(
@@ -296,8 +309,11 @@ class ChatService:
             limit = self._settings.max_group_members
             rows = await chats.active_members_txn(txn, chat_id, limit) if me.active else []
             # Other members' cursors are private: read.receipts/read.readers show them.
+            now = self._clock.now()
             members = [wire.Member(m.user_id, m.role, m.joined_pts,
-                                   m.read_pts if m.user_id == user_id else None) for m in rows]
+                                   m.read_pts if m.user_id == user_id else None,
+                                   m.send_muted_until if m.send_muted_until > now else 0)
+                       for m in rows]
             pinned = await visible_pins_txn(txn, chat, me)
             peer = await read_store.peer_read_pts_txn(txn, chat, user_id) if (
                 chat.kind == "direct") else None

@@ -11,6 +11,7 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.media.blobs import open_blob_store
 from tidings.services.auth import AuthService
+from tidings.services.chat_info import ChatInfoService
 from tidings.services.chats import ChatService
 from tidings.services.credentials import Passwords, Tokens
 from tidings.services.deletion import DeletionService
@@ -20,7 +21,9 @@ from tidings.services.exports import ExportService
 from tidings.services.file_views import FileViews
 from tidings.services.files import FileService
 from tidings.services.forward import ForwardService
+from tidings.services.group_admin import GroupAdminService
 from tidings.services.hub import LiveHub
+from tidings.services.invites import InviteService
 from tidings.services.media import MediaService
 from tidings.services.media_expiry import MediaExpiry
 from tidings.services.message_attributes import MessageAttributeService
@@ -68,6 +71,9 @@ class Services:
     files: FileService
     media: MediaService
     media_expiry: MediaExpiry
+    group_admin: GroupAdminService
+    chat_info: ChatInfoService
+    invites: InviteService
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock, db: Database, bus: Bus, secret: str
@@ -84,12 +90,13 @@ class Services:
             s3_region=settings.s3_region)
         media = MediaService(db, bus, clock, settings, file_views)
         sender = MessageService(db, bus, clock, settings, media, file_views)
+        chat_service = ChatService(db, bus, clock, settings)
         return cls(
             settings=settings, clock=clock, db=db, bus=bus, hub=LiveHub(),
             auth=AuthService(db, clock, settings, passwords, Tokens(secret)),
             devices=DeviceService(db, bus, clock),
             users=UserService(db, settings.max_user_ids_per_call),
-            chats=ChatService(db, bus, clock, settings),
+            chats=chat_service,
             dialogs=DialogService(db, bus, clock, settings, file_views),
             messages=sender,
             deletion=DeletionService(db, bus, clock, settings),
@@ -108,6 +115,9 @@ class Services:
             files=FileService(db, clock, settings, blobs, file_views),
             media=media,
             media_expiry=MediaExpiry(bus, clock, settings, blobs, file_views, media),
+            group_admin=GroupAdminService(db, bus, clock, settings, chat_service),
+            chat_info=ChatInfoService(db, bus, clock, settings),
+            invites=InviteService(db, bus, clock, settings, chat_service),
         )
 
     async def start(self) -> None:

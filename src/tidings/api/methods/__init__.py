@@ -9,6 +9,7 @@ from tidings.api.methods import (
     chats,
     dialogs,
     exports,
+    groups,
     media,
     message_attributes,
     message_ttl,
@@ -26,7 +27,7 @@ from tidings.api.methods.registry import Registry
 def all_methods() -> list[Method]:
     methods: list[Method] = []
     for module in (auth, users, chats, dialogs, messages, reactions, pins,
-                   message_attributes, message_ttl, exports, media, search, sync, privacy):
+                   message_attributes, message_ttl, exports, media, search, sync, privacy, groups):
         registry: Registry = module.registry
         methods += registry.methods
     return methods
