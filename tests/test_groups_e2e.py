@@ -116,3 +116,62 @@ async def test_a_group_run_over_websocket(server: TidingsServer) -> None:
     path = os.environ.get("TIDINGS_RECORD_FRAMES")
     if path:
         Path(path).write_text("\n".join(rec.lines) + "\n", encoding="utf-8")  # noqa: ASYNC240
+
+
+def content(client: Client, chat_id: int) -> list[int]:
+    return sorted(client.chats[chat_id].messages)
+
+
+async def _all_ids(client: Client, chat_id: int) -> list[int]:
+    return sorted(m["msg_id"] for m in await client.history(chat_id, limit=100))
+
+
+async def test_rejoining_follows_the_visibility_in_force(server: TidingsServer) -> None:
+    """A member who left and is added back sees what the visibility says at
+    the re-join: with "full", the messages from before their first join too
+    (their devices fetch them); with "none", only the new membership (their
+    devices drop what they held). Online and offline devices end equal."""
+    async with Client(server.url) as alice, Client(server.url) as bob, \
+            Client(server.url, reconnect=False) as roaming:
+        await alice.register("alice", PASSWORD)
+        bob_id = (await bob.register("bob", PASSWORD))["user_id"]
+        chat_id = (await alice.create_group("g", []))["chat_id"]
+        early = await alice.send_text(chat_id, "before bob")
+        await alice.add_members(chat_id, [bob_id])
+        await roaming.login("bob", PASSWORD)
+        await roaming.catch_up()
+        first = await alice.send_text(chat_id, "bob's first membership")
+        await bob.wait_for(lambda c: first["msg_id"] in c.chats.get(chat_id, _NO).messages)
+        assert early["msg_id"] not in bob.chats[chat_id].messages
+
+        # "full": back in, bob's devices fetch the history from before his first join
+        await alice.remove_member(chat_id, bob_id)
+        await roaming.disconnect()
+        await alice.call("chat.update", {"chat_id": chat_id, "history_visibility": "full"})
+        await alice.add_members(chat_id, [bob_id])
+        await bob.wait_for(lambda c: early["msg_id"] in c.chats[chat_id].messages)
+        assert content(bob, chat_id) == await _all_ids(bob, chat_id)
+        assert roaming.token is not None
+        await roaming.resume(roaming.token)
+        await roaming.wait_for(lambda c: c.chats[chat_id].pts == bob.chats[chat_id].pts)
+        assert content(roaming, chat_id) == content(bob, chat_id)
+
+        # "none": back in, only the new membership; devices drop the rest
+        await alice.remove_member(chat_id, bob_id)
+        await roaming.disconnect()
+        await alice.call("chat.update", {"chat_id": chat_id, "history_visibility": "none"})
+        pts = await alice.add_members(chat_id, [bob_id])
+        last = await alice.send_text(chat_id, "now")
+        await bob.wait_for(lambda c: last["msg_id"] in c.chats[chat_id].messages)
+        assert content(bob, chat_id) == await _all_ids(bob, chat_id)
+        assert min(content(bob, chat_id)) >= pts - 1
+        await roaming.resume(roaming.token)
+        await roaming.wait_for(lambda c: c.chats[chat_id].pts == bob.chats[chat_id].pts)
+        assert content(roaming, chat_id) == content(bob, chat_id)
+
+
+class _Empty:
+    messages: dict[int, object] = {}
+
+
+_NO = _Empty()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tidings import wire
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, not_a_member
 from tidings.services import permissions
@@ -102,9 +103,9 @@ def join_terms(chat: ChatRow, before: MemberRow | None, role: str, joined_pts: i
     ``joined_pts`` (``before``: their earlier membership row, if any). With
     history_visibility "none" a member sees only their current span."""
     history_from = 1 if permissions.sees_history(chat, role) else joined_pts
-    if chat.history_visibility == "none" or before is None:
+    if chat.history_visibility == "none" or before is None or before.left_pts is None:
         return None, history_from
-    return before.spans_after_leaving(), history_from
+    return wire.encode(visible_spans(chat, before)).decode(), history_from
 
 
 def check_not_expired(chat: ChatRow, now: int) -> None:

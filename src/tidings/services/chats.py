@@ -112,7 +112,7 @@ class ChatService:
         final = await chats.get_chat_txn(txn, chat_id)
         assert final is not None
         publish_chat_on_commit(txn, self._bus, chat_id, ups, joined=member_ids)
-        await self._notify_joined_txn(txn, final, member_ids, 1, now)
+        await self._notify_joined_txn(txn, final, member_ids, 1, now, visible_from=1)
         return final.to_wire()
 
     # -- membership
@@ -154,11 +154,15 @@ class ChatService:
         ups = await updates.append_chat_updates_txn(
             txn, chat_id, now,
             [("member.joined", {"user_id": u, "role": "member", "by": by}) for u in new])
+        views: dict[int, dict[str, int]] = {}
         for u, update in zip(new, ups, strict=True):
-            past, history_from = access.join_terms(chat, current.get(u), "member",
-                                                   update["pts"])
+            before = current.get(u)
+            past, history_from = access.join_terms(chat, before, "member", update["pts"])
             await chats.upsert_member_txn(txn, chat_id, u, "member", update["pts"], now, past,
                                           history_from=history_from)
+            views[u] = {"visible_from": history_from}
+            if before is not None and past is None and history_from != 1:
+                views[u]["forget_before"] = history_from  # "none": earlier spans are gone
         await chats.add_member_count_txn(txn, chat_id, len(new))
         joins = list(ups)
         ups.append(await system_messages.write_txn(txn, chat_id, by, action, now,
@@ -167,7 +171,7 @@ class ChatService:
         final = await chats.get_chat_txn(txn, chat_id)
         assert final is not None
         for u, update in zip(new, joins, strict=True):
-            await self._notify_joined_txn(txn, final, [u], update["pts"], now)
+            await self._notify_joined_txn(txn, final, [u], update["pts"], now, **views[u])
         return final.pts
 
     async def remove_member(self, user_id: int, chat_id: int, target_id: int) -> int:
@@ -249,8 +253,12 @@ class ChatService:
         return int(left_pts)
 
     async def _notify_joined_txn(self, txn: Txn, chat: chats.ChatRow, user_ids: list[int],
-                                 joined_pts: int, now: int) -> None:
-        payload = {"chat": wire.to_builtins(chat.to_wire()), "joined_pts": joined_pts}
+                                 joined_pts: int, now: int, **view: int) -> None:
+        """``chat.joined``: ``visible_from`` is the first pts the member may see
+        (1 with the full history), ``forget_before`` (a re-join where
+        history_visibility is "none") tells devices to drop what they hold below."""
+        payload = {"chat": wire.to_builtins(chat.to_wire()), "joined_pts": joined_pts,
+                   "visible_from": view.get("visible_from", joined_pts), **view}
         for u in user_ids:
             uu = await updates.append_user_update_txn(txn, u, now, "chat.joined", payload)
             publish_user_on_commit(txn, self._bus, u, [uu], joined_chats=[chat.chat_id])

@@ -79,12 +79,6 @@ class MemberRow(msgspec.Struct, frozen=True):
             return []
         return [(int(lo), int(hi)) for lo, hi in wire.decode(self.past_spans)]
 
-    def spans_after_leaving(self) -> str | None:
-        """``past_spans`` for a re-join: the earlier spans plus the one just closed."""
-        if self.left_pts is None:
-            return self.past_spans
-        spans = [*self.earlier_spans(), (self.joined_pts, self.left_pts)]
-        return wire.encode(spans).decode()
 
 
 _CHAT_COLS = (
