@@ -182,6 +182,8 @@ CASES: list[tuple[str, Call, ErrorCode, dict[str, Any]]] = [
     forbidden("readonly: send", send("readonly", chat="loose_chat"), "send_messages"),
     forbidden("readonly: pin", lambda w: w.sv.pins.pin(w.u["readonly"], w.loose_chat,
                                                        w.loose_msg_id), "pin_messages"),
+    forbidden("readonly: react", lambda w: w.sv.reactions.react(
+        w.u["readonly"], w.loose_chat, w.loose_msg_id, "👍"), "react"),
     forbidden("readonly: change info", lambda w: w.sv.chat_info.update(
         w.u["readonly"], w.loose_chat, ChatInfoChange(about="x")), "change_info"),
     forbidden("channel member: send", send("member", chat="channel"), "send_messages"),

@@ -136,6 +136,10 @@ async def test_restricted_and_readonly(sv: Services) -> None:
     await refused(send_text(sv, carol, chat_id, "readonly may not"), ErrorCode.FORBIDDEN, sv,
                   permission="send_messages")
     assert await texts(sv, carol, chat_id) == ["restricted may write"]
+    first = (await sv.timeline.history(carol, chat_id, None, None, 100))[-1].msg_id
+    await sv.reactions.react(bob, chat_id, first, "👍")  # restricted members react
+    await refused(sv.reactions.react(carol, chat_id, first, "👍"), ErrorCode.FORBIDDEN, sv,
+                  permission="react")
 
 
 async def test_transfer_owner(sv: Services) -> None:
@@ -371,7 +375,9 @@ async def test_invite_and_join(sv: Services, clock: FakeClock) -> None:
     assert [i.invite for i in await sv.invites.invites(bob, chat_id)] == [invite.invite]
     await refused(sv.invites.revoke(bob, open_.invite), ErrorCode.FORBIDDEN, sv,
                   permission="approve_members")
+    before = await log_position(sv)
     assert await sv.invites.revoke(alice, open_.invite) is True
+    assert await written_since(sv, before) == {}  # invites are in no log
     assert await sv.invites.revoke(alice, open_.invite) is False
     await refused(sv.invites.join(frank, open_.invite, ""), ErrorCode.INVITE_INVALID, sv,
                   reason="revoked")

@@ -11,7 +11,8 @@ the other names are *role actions*, reserved to admins or to the owner.
     member      2      the chat's permissions
     restricted  1      the chat's permissions, never send_media, mention_all,
                        add_members or invite_users
-    readonly    0      reads only: view_history and export as the chat allows
+    readonly    0      reads only: view_history and export as the chat allows,
+                       and no reactions (the ``react`` action)
 
 In a channel only owners and admins post or add members. In a direct chat
 both members may do everything a direct chat allows (no one is added to
@@ -60,8 +61,13 @@ OWNER_ACTIONS: dict[str, str] = {
     "set_expire": "set when a chat expires",
     "clear_history": "clear a group's history for everyone",
 }
+# What every member may do but a readonly one (it reads only).
+MEMBER_ACTIONS: dict[str, str] = {
+    "react": "react to messages",
+}
 # What both members of a direct chat may do (there are no admins there).
-DIRECT_MAY = frozenset({*PERMISSIONS, "storage", "pool", "message_ttl", "clear_history"}
+DIRECT_MAY = frozenset({*PERMISSIONS, *MEMBER_ACTIONS, "storage", "pool", "message_ttl",
+                        "clear_history"}
                        - {"add_members", "invite_users", "change_info"})
 
 _PERMISSION_TEXT: dict[str, str] = {
@@ -104,6 +110,8 @@ def allows(chat: ChatRow, member: MemberRow, action: str) -> bool:
         return role == "owner"
     if action in ADMIN_ACTIONS:
         return role in ADMIN_ROLES
+    if action in MEMBER_ACTIONS:
+        return role != "readonly"
     if action not in DEFAULTS:
         raise ValueError(f"unknown action {action!r}")
     if role in ADMIN_ROLES:
@@ -129,6 +137,8 @@ def _refusal(chat: ChatRow, member: MemberRow, action: str) -> str:
         return f"only the owner may {OWNER_ACTIONS[action]}"
     if action in ADMIN_ACTIONS:
         return f"only the owner or an admin may {ADMIN_ACTIONS[action]}"
+    if action in MEMBER_ACTIONS:
+        return f"a {member.role} member may not {MEMBER_ACTIONS[action]}"
     what = _PERMISSION_TEXT[action]
     if chat.kind == "channel" and action in CHANNEL_ADMIN_ONLY:
         return f"only the owner and admins {what} in a channel"
