@@ -10,6 +10,7 @@ from tidings.errors import ErrorCode
 from tidings.services.chat_info import ChatInfoChange
 from tidings.services.container import Services
 from tidings.services.search import SearchRequest
+from tidings.testing import RecordingBus
 
 from .group_helpers import log_position, refused, written_since
 from .helpers import make_users, send_text
@@ -222,7 +223,12 @@ async def test_ban_removes_and_keeps_out_until_unbanned(sv: Services) -> None:
     alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
     chat_id = await group_of(sv, alice, bob, carol)
     before = await log_position(sv)
+    bus = sv.bus
+    assert isinstance(bus, RecordingBus)
+    bus.events.clear()
     await sv.group_admin.ban(alice, chat_id, bob)
+    # the chat's updates in one push; bob hears chat.left and chat.banned
+    assert [type(e).__name__ for e in bus.events] == ["ChatEvent", "UserEvent", "UserEvent"]
     assert await written_since(sv, before) == {
         f"chat:{chat_id}": ["member.banned", "system:member.banned", "member.left"],
         f"user:{bob}": ["chat.left", "chat.banned"]}

@@ -187,13 +187,14 @@ class GroupAdminService:
             if not await groups.add_ban_txn(txn, chat_id, target_id, user_id, now):
                 return chat.pts
             await groups.remove_request_txn(txn, chat_id, target_id)
-            ups = await updates.append_chat_updates_txn(
-                txn, chat_id, now, [("member.banned", {"user_id": target_id, "by": user_id})])
-            publish_chat_on_commit(txn, self._bus, chat_id, ups)
-            pts = int(ups[-1]["pts"])
-            if active:
+            banned = ("member.banned", {"user_id": target_id, "by": user_id})
+            if active:  # removed as by chat.remove_member, in the same push
                 pts = await self._chats.leave_txn(txn, chat, target_id, user_id,
-                                                  action="member.banned")
+                                                  before=[banned], action="member.banned")
+            else:
+                ups = await updates.append_chat_updates_txn(txn, chat_id, now, [banned])
+                publish_chat_on_commit(txn, self._bus, chat_id, ups)
+                pts = int(ups[-1]["pts"])
             await self._tell_txn(txn, target_id, "chat.banned", chat_id, user_id, now)
             return pts
 
