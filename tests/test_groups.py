@@ -14,6 +14,8 @@ from tidings.testing import RecordingBus
 
 from .group_helpers import log_position, refused, written_since
 from .helpers import make_users, send_text
+from .media_helpers import png_bytes
+from .media_service_helpers import file_bytes, upload
 
 
 async def group_of(sv: Services, owner: int, *members: int) -> int:
@@ -421,3 +423,22 @@ async def test_join_approval(sv: Services) -> None:
                   field="user_id")
     assert await sv.invites.requests(alice, chat_id) == []
     await send_text(sv, carol, chat_id, "in")
+
+
+async def test_chat_avatar_is_an_image_the_caller_uploaded(sv: Services) -> None:
+    alice, bob = await make_users(sv, "alice", "bob")
+    chat_id = await group_of(sv, alice, bob)
+    image = await upload(sv, alice, png_bytes(), kind="image", name="a.png")
+    other = await upload(sv, bob, png_bytes(color=(1, 2, 3)), kind="image", name="b.png")
+    note = await upload(sv, alice, file_bytes())
+    await refused(sv.chat_info.update(alice, chat_id, ChatInfoChange(
+        avatar_file_id=other.file_id)), ErrorCode.NOT_FOUND, sv, field="avatar_file_id")
+    await refused(sv.chat_info.update(alice, chat_id, ChatInfoChange(
+        avatar_file_id=note.file_id)), ErrorCode.INVALID_PARAMS, sv, field="avatar_file_id")
+    before = await log_position(sv)
+    await sv.chat_info.update(alice, chat_id, ChatInfoChange(avatar_file_id=image.file_id))
+    assert await written_since(sv, before) == {
+        f"chat:{chat_id}": ["chat.updated", "system:info.changed"]}
+    assert (await chat_of(sv, bob, chat_id)).avatar_file_id == image.file_id
+    await sv.chat_info.update(alice, chat_id, ChatInfoChange(avatar_file_id=None))
+    assert (await chat_of(sv, bob, chat_id)).avatar_file_id is None
