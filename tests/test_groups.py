@@ -399,7 +399,8 @@ async def test_join_approval(sv: Services) -> None:
     assert (await sv.invites.info(invite.invite)).join_approval is True
     before = await log_position(sv)
     assert (await sv.invites.join(carol, invite.invite, "hi, I'm carol")).status == "requested"
-    assert await written_since(sv, before) == {f"user:{carol}": ["join.requested"]}
+    assert await written_since(sv, before) == {f"user:{carol}": ["join.requested"],
+                                               f"user:{alice}": ["join.request_received"]}
     await refused(sv.invites.join(carol, invite.invite, ""), ErrorCode.REQUEST_PENDING, sv,
                   chat_id=chat_id)
     await refused(send_text(sv, carol, chat_id, "hi"), ErrorCode.NOT_A_MEMBER, sv)
@@ -415,12 +416,24 @@ async def test_join_approval(sv: Services) -> None:
     await sv.invites.decide(alice, chat_id, carol, True)
     assert await written_since(sv, before) == {
         f"chat:{chat_id}": ["member.joined", "system:member.added"],
-        f"user:{carol}": ["chat.joined", "join.approved"]}
+        f"user:{carol}": ["chat.joined", "join.approved"],
+        f"user:{alice}": ["join.request_closed"]}
+    diff = await sv.sync.get_difference(alice, 0, {}, None)
+    assert {k: diff.user_updates[-1][k] for k in ("chat_id", "user_id", "outcome", "by")} == {
+        "chat_id": chat_id, "user_id": carol, "outcome": "approved", "by": alice}
     before = await log_position(sv)
     await sv.invites.decide(alice, chat_id, dave, False)
-    assert await written_since(sv, before) == {f"user:{dave}": ["join.rejected"]}
+    assert await written_since(sv, before) == {f"user:{dave}": ["join.rejected"],
+                                               f"user:{alice}": ["join.request_closed"]}
     await refused(sv.invites.decide(alice, chat_id, dave, True), ErrorCode.NOT_FOUND, sv,
                   field="user_id")
+    # a ban drops a pending request; the owner's list hears of it
+    await sv.invites.join(dave, invite.invite, "again")
+    before = await log_position(sv)
+    await sv.group_admin.ban(alice, chat_id, dave)
+    assert await written_since(sv, before) == {
+        f"chat:{chat_id}": ["member.banned"], f"user:{alice}": ["join.request_closed"],
+        f"user:{dave}": ["chat.banned"]}
     assert await sv.invites.requests(alice, chat_id) == []
     await send_text(sv, carol, chat_id, "in")
 

@@ -186,7 +186,13 @@ class GroupAdminService:
             now = self._clock.now()
             if not await groups.add_ban_txn(txn, chat_id, target_id, user_id, now):
                 return chat.pts
-            await groups.remove_request_txn(txn, chat_id, target_id)
+            if await groups.remove_request_txn(txn, chat_id, target_id):
+                for admin in await groups.admin_ids_txn(txn, chat_id):
+                    uu = await updates.append_user_update_txn(
+                        txn, admin, now, "join.request_closed",
+                        {"chat_id": chat_id, "user_id": target_id, "outcome": "banned",
+                         "by": user_id})
+                    publish_user_on_commit(txn, self._bus, admin, [uu])
             banned = ("member.banned", {"user_id": target_id, "by": user_id})
             if active:  # removed as by chat.remove_member, in the same push
                 pts = await self._chats.leave_txn(txn, chat, target_id, user_id,

@@ -3,7 +3,8 @@ token (what a link or QR code carries), ``chat.invite_info`` shows the join
 screen, ``chat.join`` joins by it. In a chat with ``join_approval`` on,
 joining makes a request instead, which an owner or admin approves or rejects
 (``chat.join_requests``, ``chat.approve``, ``chat.reject``); the requester
-hears each step as a user update.
+hears each step as a user update, and so do the owner and admins (a request
+received, a request closed), so their devices keep the list current.
 
 Invites are an admin's tool and not part of any log: ``chat.invites`` lists
 them when asked. Each use (a join, or a request) counts towards ``max_uses``.
@@ -172,6 +173,8 @@ class InviteService:
                 await groups.use_invite_txn(txn, token)
                 await self._tell_txn(txn, user_id, "join.requested",
                                      {"chat_id": chat_id, "message": message}, now)
+                await self._tell_admins_txn(txn, chat_id, "join.request_received", {
+                    "chat_id": chat_id, "user_id": user_id, "message": message}, now)
                 return JoinResult("requested", chat_id)
             await groups.use_invite_txn(txn, token)
             pts = await self._chats.join_txn(txn, chat, [user_id], user_id, "member.joined")
@@ -207,9 +210,18 @@ class InviteService:
             kind = "join.approved" if approve else "join.rejected"
             await self._tell_txn(txn, target_id, kind, {"chat_id": chat_id, "by": user_id},
                                  now)
+            await self._tell_admins_txn(txn, chat_id, "join.request_closed", {
+                "chat_id": chat_id, "user_id": target_id,
+                "outcome": "approved" if approve else "rejected", "by": user_id}, now)
             return pts
 
         return await self._db.write("decide_join_request", decide_txn)
+
+    async def _tell_admins_txn(self, txn: Txn, chat_id: int, kind: str,
+                               payload: dict[str, Any], now: int) -> None:
+        """The owner's and admins' devices keep their list of requests current."""
+        for admin in await groups.admin_ids_txn(txn, chat_id):
+            await self._tell_txn(txn, admin, kind, payload, now)
 
     async def _tell_txn(self, txn: Txn, user_id: int, kind: str, payload: dict[str, Any],
                         now: int) -> None:

@@ -157,6 +157,13 @@ async def use_invite_txn(txn: Txn, token: str) -> None:
 
 # -- join requests
 
+async def admin_ids_txn(txn: Txn, chat_id: int) -> list[int]:
+    """The chat's current owner and admins."""
+    rows = await txn.fetch("SELECT user_id FROM members WHERE chat_id = $1 AND left_pts IS NULL"
+                           " AND role IN ('owner', 'admin') ORDER BY user_id", chat_id)
+    return [int(r[0]) for r in rows]
+
+
 class JoinRequest(msgspec.Struct, frozen=True):
     user_id: int
     date: int
