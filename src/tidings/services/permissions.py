@@ -94,11 +94,14 @@ def outranks(actor: MemberRow, role: str) -> bool:
 def require_outranks(actor: MemberRow, role: str) -> None:
     """Acting on a member (remove, ban, mute, change role) needs a higher rank
     than theirs: admins act on members below admin, the owner on everyone."""
-    if not outranks(actor, role):
-        needed = "owner" if role == "admin" else "admin"
-        raise forbidden(f"only someone of a higher rank than a {role} may do this; "
-                        "nobody acts on the owner", permission="add_admins" if (
-                            needed == "owner") else "remove_members", role=role)
+    if outranks(actor, role):
+        return
+    if role == "owner":
+        raise forbidden("nobody acts on the owner", role=role)
+    if role == "admin":
+        raise forbidden("only the owner acts on an admin", permission="add_admins", role=role)
+    raise forbidden(f"only the owner or an admin acts on a {role} member",
+                    permission="remove_members", role=role)
 
 
 def allows(chat: ChatRow, member: MemberRow, action: str) -> bool:
