@@ -283,6 +283,11 @@ async def test_chat_update_and_announcements(sv: Services) -> None:
     assert (chat.title, chat.about) == ("Team", "we ship")
     await refused(sv.chat_info.update(bob, chat_id, ChatInfoChange(about="x")),
                   ErrorCode.FORBIDDEN, sv, permission="change_info")
+    direct = (await sv.chats.direct(alice, bob)).chat_id
+    await refused(sv.chat_info.update(alice, direct, ChatInfoChange(about="x")),
+                  ErrorCode.FORBIDDEN, sv, permission="change_info")
+    await refused(sv.group_admin.ban(alice, direct, bob), ErrorCode.FORBIDDEN, sv,
+                  permission="ban_users")
     await refused(sv.chat_info.update(alice, chat_id, ChatInfoChange(title=" ")),
                   ErrorCode.INVALID_PARAMS, sv, field="title")
     before = await log_position(sv)

@@ -136,6 +136,8 @@ def require(chat: ChatRow, member: MemberRow, action: str, **data: Any) -> None:
 
 
 def _refusal(chat: ChatRow, member: MemberRow, action: str) -> str:
+    if chat.kind == "direct":
+        return "a direct chat does not allow this"
     if action in OWNER_ACTIONS:
         return f"only the owner may {OWNER_ACTIONS[action]}"
     if action in ADMIN_ACTIONS:
