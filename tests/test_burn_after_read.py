@@ -30,7 +30,8 @@ def settings(tmp_path: Path, database_url: str | None) -> Settings:
 def logged(sv: Services) -> list[ChatEvent | UserEvent]:
     """Events carrying logged updates (not the ephemeral live ``read`` push)."""
     assert isinstance(sv.bus, RecordingBus)
-    return [e for e in sv.bus.events if not e.frame.startswith(b'{"push":"read"')]
+    return [e for e in sv.bus.events if isinstance(e, ChatEvent | UserEvent)
+            and not e.frame.startswith(b'{"push":"read"')]
 
 
 def pushed(sv: Services) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -11,10 +11,12 @@ chat), renew them from the group's pool, move them into and out of their
 sender's custody, mark chats read (the user's other devices follow the
 cursor), turn read receipts off and on, let the group's owner expire it and
 reopen it (writes in between answer CHAT_EXPIRED; the expiry job's
-``chat.expired`` reaches every device), block and unblock each other, send,
-accept, reject and remove contact requests (a separate block of rules: a
-blocked user's direct messages are refused and take no pts), and take devices
-offline and back online. Going
+``chat.expired`` reaches every device), change the group's history
+visibility (full, joined, none), its view_history permission and members'
+roles (admin or member), block and unblock each other, send, accept, reject
+and remove contact requests (a separate block of rules: a blocked user's
+direct messages are refused and take no pts), and take devices offline and
+back online. Going
 offline is either ``Client.disconnect()`` or a drop by the server, which also
 discards the pushes it still had queued for the device; either way the client
 keeps its sync state, and ``resume(token)`` brings it back and catches up.
@@ -178,6 +180,12 @@ class ChatModel:
     # user index -> membership spans [joined_pts, left_pts or None while a member]
     memberships: dict[int, list[list[int | None]]]
     owner: int | None = None                     # user index (groups)
+    roles: dict[int, str] = field(default_factory=dict)  # user index -> role (groups)
+    visibility: str = "joined"                   # history_visibility (groups)
+    view_history: bool = True                    # the permission (groups)
+    # user index -> the spans the server lets them see, decided at each join
+    # (services.access.join_terms); the last is open (None) while a member.
+    visible: dict[int, list[list[int | None]]] = field(default_factory=dict)
     messages: dict[int, MessageModel] = field(default_factory=dict)
     floor: int = 0                               # cleared for everyone up to this pts
     user_floor: dict[int, int] = field(default_factory=dict)  # cleared for one user
@@ -205,11 +213,41 @@ class ChatModel:
     def spans(self, user: int) -> list[tuple[int, int]]:
         """The inclusive pts ranges the user may see (direct chats: everything)."""
         result = []
-        for joined, left in self.memberships.get(user, ()):
-            assert joined is not None
-            result.append((1 if self.kind == "direct" else joined,
-                           self.pts if left is None else left))
+        if self.kind == "direct":
+            for joined, left in self.memberships.get(user, ()):
+                assert joined is not None
+                result.append((1, self.pts if left is None else left))
+            return result
+        for low, high in self.visible.get(user, ()):
+            assert low is not None
+            result.append((low, self.pts if high is None else high))
         return result
+
+    def join(self, user: int, pts: int) -> None:
+        """``user`` becomes a member at ``pts``: what they see follows the chat's
+        visibility and view_history now, and stays so until they leave."""
+        self.memberships.setdefault(user, []).append([pts, None])
+        self.roles[user] = "member"
+        if self.visibility == "full" and self.view_history:
+            self.visible[user] = [[1, None]]
+        elif self.visibility == "none":
+            self.visible[user] = [[pts, None]]
+        else:
+            self.visible[user] = [*self.visible.get(user, []), [pts, None]]
+
+    def leave(self, user: int, pts: int) -> None:
+        self.memberships[user][-1][1] = pts
+        self.visible[user][-1][1] = pts
+
+    def visible_from(self, user: int) -> int:
+        """The first pts of the current visible span: where an always-online
+        device holds every message in its current state (it refetches a full
+        history when it joins)."""
+        if self.kind == "direct":
+            return 1
+        low = self.visible[user][-1][0]
+        assert low is not None
+        return low
 
     def sees(self, user: int, pts: int) -> bool:
         return any(low <= pts <= high for low, high in self.spans(user))
@@ -217,7 +255,7 @@ class ChatModel:
     def current_span(self, user: int, msg_id: int) -> bool:
         """Inside the user's current membership: where an always-online device has
         followed every later change (reactions) of the message."""
-        return self.active(user) and (self.kind == "direct" or msg_id >= self.joined(user))
+        return self.active(user) and msg_id >= self.visible_from(user)
 
     def expected_pins(self, user: int) -> set[int]:
         """Pins within the user's spans above the cleared floors; a message the
@@ -340,8 +378,10 @@ class OfflineCatchUp(RuleBasedStateMachine):
                     self.user_ids.append(result["user_id"])
                 self.online.add((u, d))
         group = await self.clients[(0, 0)].create_group("model", [self.user_ids[1]])
-        model = ChatModel(group["chat_id"], "group", group["pts"],
-                          {0: [[1, None]], 1: [[1, None]]}, owner=0)
+        model = ChatModel(group["chat_id"], "group", group["pts"], {}, owner=0)
+        model.join(0, 1)
+        model.join(1, 1)
+        model.roles[0] = "owner"
         model.messages[group["pts"]] = MessageModel(self.user_ids[0], None)  # "created"
         # The group's storage pool, for renewals: ample room.
         pool = await self.clients[(0, 0)].call("pool.enable", {
@@ -442,7 +482,7 @@ class OfflineCatchUp(RuleBasedStateMachine):
         # member.joined, then the "added" system message the new member sees too
         assert pts == group.pts + 2, f"add_members answered pts {pts} after {group.pts}"
         group.pts = pts
-        group.memberships.setdefault(target, []).append([pts - 1, None])
+        group.join(target, pts - 1)
         group.read.pop(target, None)
         group.messages[pts] = MessageModel(self.user_ids[dev[0]], None)
 
@@ -458,13 +498,15 @@ class OfflineCatchUp(RuleBasedStateMachine):
         pts = await self.clients[dev].leave(group.chat_id)
         expected = group.pts + 2  # the "left" system message, then member.left
         if group.owner == u:
-            # Ownership passes to the longest-standing member (there are no admins).
+            # Ownership passes to the longest-standing admin, else member.
             others = [v for v in range(len(NAMES)) if v != u and group.active(v)]
-            group.owner = min(others, key=lambda v: (group.joined(v), self.user_ids[v]))
+            group.owner = min(others, key=lambda v: (group.roles[v] != "admin",
+                                                     group.joined(v), self.user_ids[v]))
+            group.roles[group.owner] = "owner"
             expected += 1  # member.role for the heir, then member.left
         assert pts == expected, f"leave answered pts {pts}, expected {expected}"
         group.pts = pts
-        group.memberships[u][-1][1] = pts
+        group.leave(u, pts)
         group.messages[pts - 1] = MessageModel(self.user_ids[u], None)
 
     @precondition(lambda self: bool(self._removals()))
@@ -478,7 +520,7 @@ class OfflineCatchUp(RuleBasedStateMachine):
         pts = await self.clients[dev].remove_member(group.chat_id, self.user_ids[target])
         assert pts == group.pts + 2, f"remove_member answered pts {pts} after {group.pts}"
         group.pts = pts
-        group.memberships[target][-1][1] = pts
+        group.leave(target, pts)
         group.messages[pts - 1] = MessageModel(self.user_ids[dev[0]], None)
 
     @precondition(lambda self: bool(self._recallable()))
@@ -612,6 +654,64 @@ class OfflineCatchUp(RuleBasedStateMachine):
             chat.messages[chat.pts] = MessageModel(self.user_ids[dev[0]], None)
         else:
             chat.pinned.discard(msg_id)
+
+    # -- group settings and roles ---------------------------------------------------------
+
+    def _owner_devices(self) -> list[Dev]:
+        return [dev for dev in self._online_members(self.group) if dev[0] == self.group.owner]
+
+    @precondition(lambda self: bool(self._owner_devices()))
+    @rule(data=st.data(), visibility=st.sampled_from(["full", "joined", "none"]))
+    def change_visibility(self, data: st.DataObject, visibility: str) -> None:
+        dev = data.draw(st.sampled_from(self._owner_devices()), label="owner")
+        self._run(self._change_visibility(dev, visibility))
+
+    async def _change_visibility(self, dev: Dev, visibility: str) -> None:
+        group = self.group
+        result = await self.clients[dev].call("chat.update", {
+            "chat_id": group.chat_id, "history_visibility": visibility})
+        if group.visibility == visibility:
+            assert result["pts"] == group.pts, f"a no-op chat.update wrote {result}"
+            return
+        # chat.updated, then the info.changed system message
+        assert result["pts"] == group.pts + 2, f"chat.update answered {result} after {group.pts}"
+        group.pts = result["pts"]
+        group.visibility = visibility
+        group.messages[group.pts] = MessageModel(self.user_ids[dev[0]], None)
+
+    @precondition(lambda self: bool(self._owner_devices()))
+    @rule(data=st.data(), allowed=st.booleans())
+    def change_view_history(self, data: st.DataObject, allowed: bool) -> None:
+        dev = data.draw(st.sampled_from(self._owner_devices()), label="owner")
+        self._run(self._change_view_history(dev, allowed))
+
+    async def _change_view_history(self, dev: Dev, allowed: bool) -> None:
+        group = self.group
+        result = await self.clients[dev].call("chat.set_permissions", {
+            "chat_id": group.chat_id, "permissions": {"view_history": allowed}})
+        written = 0 if group.view_history == allowed else 1  # chat.permissions
+        assert result["pts"] == group.pts + written, f"answered {result} after {group.pts}"
+        group.pts = result["pts"]
+        group.view_history = allowed
+
+    def _role_changes(self) -> list[tuple[Dev, int]]:
+        return [(dev, v) for dev in self._owner_devices() for v in range(len(NAMES))
+                if v != dev[0] and self.group.active(v)]
+
+    @precondition(lambda self: bool(self._role_changes()))
+    @rule(data=st.data(), role=st.sampled_from(["admin", "member"]))
+    def set_role(self, data: st.DataObject, role: str) -> None:
+        dev, target = data.draw(st.sampled_from(self._role_changes()), label="owner, target")
+        self._run(self._set_role(dev, target, role))
+
+    async def _set_role(self, dev: Dev, target: int, role: str) -> None:
+        group = self.group
+        result = await self.clients[dev].call("chat.set_role", {
+            "chat_id": group.chat_id, "user_id": self.user_ids[target], "role": role})
+        written = 0 if group.roles[target] == role else 1  # member.role
+        assert result["pts"] == group.pts + written, f"answered {result} after {group.pts}"
+        group.pts = result["pts"]
+        group.roles[target] = role
 
     # -- media ---------------------------------------------------------------------------
 
@@ -1059,6 +1159,15 @@ class OfflineCatchUp(RuleBasedStateMachine):
             details = await client.call("chat.get", {"chat_id": chat.chat_id})
             assert set(details["pinned_msg_ids"]) == chat.expected_pins(u), (
                 f"{where}: chat.get pins {details['pinned_msg_ids']}")
+            if chat.kind == "group":
+                # The chat's settings as updates left them on the device, and roles.
+                held_chat = view.chat or {}
+                assert (held_chat.get("history_visibility"),
+                        (held_chat.get("permissions") or {}).get("view_history")) == (
+                    chat.visibility, chat.view_history), f"{where}: chat {held_chat}"
+                roles = {m["user_id"]: m["role"] for m in details["members"]}
+                assert roles == {self.user_ids[v]: r for v, r in chat.roles.items()
+                                 if chat.active(v)}, f"{where}: roles {roles}"
 
 
 def _require_postgres() -> None:

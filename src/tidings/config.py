@@ -162,6 +162,19 @@ class Settings(BaseSettings):
     max_entities: int = Field(100, ge=0)
     max_title_length: int = Field(128, ge=1)
     max_group_members: int = Field(10000, ge=2)
+    # groups: chat info, invites, join requests (issue 10)
+    max_about_length: int = Field(
+        512, ge=1, description="a chat's about text, in characters (INVALID_PARAMS)")
+    max_announcement_length: int = Field(
+        4096, ge=1, description="a chat's announcement, in characters (INVALID_PARAMS)")
+    max_invites_per_chat: int = Field(
+        100, ge=1, description="invite links a chat has at once, not revoked (FORBIDDEN, "
+        "data.limit)")
+    max_join_message_length: int = Field(
+        256, ge=0, description="the message of a join request, in characters")
+    group_list_limit: int = Field(
+        200, ge=1, description="most rows chat.bans, chat.invites, chat.join_requests and "
+        "chat.announcements return (newest first; oldest first for requests)")
     max_user_ids_per_call: int = Field(200, ge=1)
     read_index_max_chats: int = Field(
         10000, ge=1, description="chats whose read cursors stay in memory for read receipts "

@@ -42,6 +42,23 @@ Role = Literal["owner", "admin", "member", "restricted", "readonly"]
 EntityType = Literal["mention", "mention_all", "hashtag", "url", "bold", "italic", "code", "pre",
                      "text_link"]
 
+HistoryVisibility = Literal["full", "joined", "none"]
+
+# What plain members of a group or channel may do, and the defaults of a new
+# chat (chat.set_permissions changes them; services.permissions checks them).
+DEFAULT_PERMISSIONS: dict[str, bool] = {
+    "send_messages": True,
+    "send_media": True,
+    "add_members": True,
+    "pin_messages": False,
+    "change_info": False,
+    "invite_users": True,
+    "mention_all": False,
+    "view_history": True,
+    "export": False,
+}
+PERMISSIONS: tuple[str, ...] = tuple(DEFAULT_PERMISSIONS)
+
 SENDABLE_KINDS: frozenset[str] = frozenset({"text", "image", "audio", "video", "file", "location"})
 MEDIA_KINDS: frozenset[str] = frozenset({"image", "audio", "video", "file"})
 
@@ -175,6 +192,12 @@ class Chat(msgspec.Struct, frozen=True):
     expire_at: int | None = None
     history_visibility: str = "joined"
     message_ttl: int | None = None  # auto-delete: seconds a new message is kept
+    about: str = ""
+    avatar_file_id: int | None = None
+    announcement: str = ""  # the current one; chat.announcements has the history
+    join_approval: bool = False  # joining by invite makes a request to approve
+    mute_all: bool = False  # only the owner and admins post
+    permissions: dict[str, bool] = {}  # what plain members may do (PERMISSIONS)
 
 
 class Member(msgspec.Struct, frozen=True):
@@ -182,6 +205,7 @@ class Member(msgspec.Struct, frozen=True):
     role: str
     joined_pts: int
     read_pts: int | None  # your own cursor only; other members' read state is private
+    muted_until: int = 0  # muted by a moderator until (chat.mute_member); 0: not muted
 
 
 class User(msgspec.Struct, frozen=True):

@@ -122,6 +122,10 @@ MEDIA_STATE_KINDS = frozenset({"media.expired", "media.deleted", "media.renewed"
                                "media.preserved", "media.released", "media.updated"})
 
 
+CHAT_FIELDS = ("title", "about", "avatar_file_id", "announcement", "join_approval",
+               "history_visibility", "mute_all", "permissions")
+
+
 def apply_chat_update(view: ChatView, update: dict[str, Any]) -> None:
     """Apply the effect of one chat update; the caller checked the pts order and
     moves ``view.pts`` itself.  Unknown kinds only advance pts (forward compatible)."""
@@ -188,6 +192,13 @@ def apply_chat_update(view: ChatView, update: dict[str, Any]) -> None:
         view.expired = True
         if view.chat is not None:
             view.chat["expire_at"] = update.get("expire_at")
+    elif kind in ("chat.updated", "chat.permissions") and view.chat is not None:
+        # The Chat fields the update carries (chat.update, chat.mute_all,
+        # chat.set_permissions); "storage" and "by" are not Chat fields.
+        for key in CHAT_FIELDS:
+            if key in update:
+                value = update[key]
+                view.chat[key] = dict(value) if isinstance(value, dict) else value
 
 
 def apply_message_extras(view: ChatView, update: dict[str, Any]) -> None:

@@ -329,12 +329,24 @@ class Synchronizer:
         if not isinstance(chat_id, int):
             return None
         view = self.state.chats.get(chat_id)
+        joined_pts = update.get("joined_pts")
+        start = update.get("visible_from", joined_pts)
         if view is None:
-            joined_pts = update.get("joined_pts")
             view = self.state.view(chat_id)
-            # One below the join, so the join itself and everything after is fetched.
-            view.pts = max(joined_pts - 1, 0) if isinstance(joined_pts, int) else 0
+            # One below what may be seen (the join, or 1 with the full history), so
+            # the join itself and everything after is fetched.
+            view.pts = max(start - 1, 0) if isinstance(start, int) else 0
+        elif isinstance(start, int) and start - 1 < view.pts:
+            view.pts = max(start - 1, 0)  # back with the full history: fetch it again
+        forget = update.get("forget_before")
+        if isinstance(forget, int):
+            # Re-joined where only the current membership is visible.
+            forget_messages(view, [m for m in view.messages if m < forget])
+            view.pinned = {m for m in view.pinned if m >= forget}
         view.left = False
+        read_pts = update.get("read_pts")
+        if isinstance(read_pts, int):
+            view.read_pts = max(view.read_pts, read_pts)
         if isinstance(chat, dict):
             view.chat = dict(chat)
         return view

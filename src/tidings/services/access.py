@@ -1,25 +1,33 @@
-"""Who may see and do what in a chat: visibility ranges and role checks."""
+"""What a member may see of a chat: visibility ranges and membership checks
+(what they may do is ``services.permissions``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tidings import wire
 from tidings.db.engine import Txn
-from tidings.errors import ErrorCode, TidingsError, forbidden, not_a_member
+from tidings.errors import ErrorCode, TidingsError, not_a_member
+from tidings.services import permissions
 from tidings.store import chats
 from tidings.store.chats import ChatRow, MemberRow
-
-ADMIN_ROLES = frozenset({"owner", "admin"})
-POSTING_ROLES_IN_CHANNEL = ADMIN_ROLES
 
 
 def chat_missing(chat_id: int) -> TidingsError:
     return TidingsError(ErrorCode.CHAT_NOT_FOUND, f"no chat {chat_id}", chat_id=chat_id)
 
 
+def sees_full_history(chat: ChatRow, member: MemberRow) -> bool:
+    """Decided when the member joined (``members.history_from``); a row from
+    before that column (history_from 0) follows the chat's setting."""
+    if member.history_from:
+        return member.history_from == 1
+    return chat.history_visibility == "full"
+
+
 def visible_from(chat: ChatRow, member: MemberRow) -> int:
     """The first pts of the member's current span."""
-    return 1 if chat.history_visibility == "full" else member.joined_pts
+    return 1 if sees_full_history(chat, member) else member.joined_pts
 
 
 def visible_upto(chat: ChatRow, member: MemberRow) -> int:
@@ -31,7 +39,7 @@ def visible_spans(chat: ChatRow, member: MemberRow) -> list[tuple[int, int]]:
     """Every inclusive pts range this member may see, oldest first: the spans of
     earlier memberships, then the current one."""
     current = (visible_from(chat, member), visible_upto(chat, member))
-    if chat.history_visibility == "full":
+    if sees_full_history(chat, member):
         return [current]
     return [*member.earlier_spans(), current]
 
@@ -89,16 +97,15 @@ def require_seen(member: MemberRow | None, chat_id: int) -> MemberRow:
     return member
 
 
-def require_admin(member: MemberRow, action: str) -> None:
-    if member.role not in ADMIN_ROLES:
-        raise forbidden(f"only the owner or an admin may {action}")
-
-
-def check_can_post(chat: ChatRow, member: MemberRow) -> None:
-    if chat.kind == "channel" and member.role not in POSTING_ROLES_IN_CHANNEL:
-        raise forbidden("only the owner and admins post in a channel", chat_id=chat.chat_id)
-    if member.role in ("readonly", "restricted"):
-        raise forbidden("your role in this chat may not post", chat_id=chat.chat_id)
+def join_terms(chat: ChatRow, before: MemberRow | None, role: str, joined_pts: int
+               ) -> tuple[str | None, int]:
+    """``(past_spans, history_from)`` for someone joining ``chat`` now at
+    ``joined_pts`` (``before``: their earlier membership row, if any). With
+    history_visibility "none" a member sees only their current span."""
+    history_from = 1 if permissions.sees_history(chat, role) else joined_pts
+    if chat.history_visibility == "none" or before is None or before.left_pts is None:
+        return None, history_from
+    return wire.encode(visible_spans(chat, before)).decode(), history_from
 
 
 def check_not_expired(chat: ChatRow, now: int) -> None:

@@ -14,11 +14,11 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
-from tidings.services import access, privacy, system_messages
+from tidings.services import access, permissions, privacy, system_messages
 from tidings.services.members import members_page_txn
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
 from tidings.services.pins import visible_pins_txn
-from tidings.store import chats, jobs, updates, users
+from tidings.store import chats, groups, jobs, updates, users
 from tidings.store import reads as read_store
 
 EXPIRY_JOB = "chat_expiry"
@@ -106,7 +106,9 @@ class ChatService:
                     for u in member_ids]
         ups = await updates.append_chat_updates_txn(txn, chat_id, now, entries)
         for u in member_ids:
-            await chats.upsert_member_txn(txn, chat_id, u, roles[u], 1, now)
+            _, history_from = access.join_terms(chat, None, roles[u], 1)
+            await chats.upsert_member_txn(txn, chat_id, u, roles[u], 1, now,
+                                          history_from=history_from)
         await chats.add_member_count_txn(txn, chat_id, len(member_ids))
         if kind != "direct":  # a direct chat's timeline starts with its first message
             ups.append(await system_messages.write_txn(
@@ -115,7 +117,7 @@ class ChatService:
         final = await chats.get_chat_txn(txn, chat_id)
         assert final is not None
         publish_chat_on_commit(txn, self._bus, chat_id, ups, joined=member_ids)
-        await self._notify_joined_txn(txn, final, member_ids, 1, now)
+        await self._notify_joined_txn(txn, final, member_ids, 1, now, visible_from=1)
         return final.to_wire()
 
     # -- membership
@@ -127,38 +129,56 @@ class ChatService:
             access.check_not_expired(chat, self._clock.now())
             if chat.kind == "direct":
                 raise forbidden("members cannot be added to a direct chat")
-            if chat.kind == "channel":
-                access.require_admin(me, "add members to a channel")
+            permissions.require(chat, me, "add_members")
             await self._require_users_txn(txn, user_ids)
             current = await chats.get_members_txn(txn, chat_id, user_ids)
             new = sorted({u for u in user_ids if u not in current or not current[u].active})
             if not new:
                 return chat.pts
             await privacy.check_reach_txn(txn, user_id, new, "add_me")
-            if chat.member_count + len(new) > self._settings.max_group_members:
-                raise forbidden(f"a chat holds at most {self._settings.max_group_members} "
-                                "members", limit=self._settings.max_group_members)
-            now = self._clock.now()
-            ups = await updates.append_chat_updates_txn(
-                txn, chat_id, now,
-                [("member.joined", {"user_id": u, "role": "member", "by": user_id}) for u in new])
-            for u, update in zip(new, ups, strict=True):
-                before = current.get(u)
-                await chats.upsert_member_txn(
-                    txn, chat_id, u, "member", update["pts"], now,
-                    before.spans_after_leaving() if before is not None else None)
-            await chats.add_member_count_txn(txn, chat_id, len(new))
-            joins = list(ups)
-            ups.append(await system_messages.write_txn(txn, chat_id, user_id, "member.added",
-                                                       now, user_ids=new))
-            publish_chat_on_commit(txn, self._bus, chat_id, ups, joined=new)
-            final = await chats.get_chat_txn(txn, chat_id)
-            assert final is not None
-            for u, update in zip(new, joins, strict=True):
-                await self._notify_joined_txn(txn, final, [u], update["pts"], now)
-            return final.pts
+            banned = await groups.banned_among_txn(txn, chat_id, new)
+            if banned:
+                raise TidingsError(ErrorCode.BANNED, f"user {banned[0]} is banned from this "
+                                   "chat; unban them first", chat_id=chat_id, user_ids=banned)
+            return await self.join_txn(txn, chat, new, user_id, "member.added", current)
 
         return await self._db.write("add_members", add_txn)
+
+    async def join_txn(self, txn: Txn, chat: chats.ChatRow, new: list[int], by: int | None,
+                       action: system_messages.Action,
+                       current: dict[int, chats.MemberRow] | None = None) -> int:
+        """Make ``new`` (none of them an active member) members of ``chat``: their
+        ``member.joined`` updates, the system message and a ``chat.joined`` user
+        update each. Returns the chat's pts after. Callers checked who may."""
+        chat_id = chat.chat_id
+        if current is None:
+            current = await chats.get_members_txn(txn, chat_id, new)
+        if chat.member_count + len(new) > self._settings.max_group_members:
+            raise forbidden(f"a chat holds at most {self._settings.max_group_members} "
+                            "members", limit=self._settings.max_group_members)
+        now = self._clock.now()
+        ups = await updates.append_chat_updates_txn(
+            txn, chat_id, now,
+            [("member.joined", {"user_id": u, "role": "member", "by": by}) for u in new])
+        views: dict[int, dict[str, int]] = {}
+        for u, update in zip(new, ups, strict=True):
+            before = current.get(u)
+            past, history_from = access.join_terms(chat, before, "member", update["pts"])
+            await chats.upsert_member_txn(txn, chat_id, u, "member", update["pts"], now, past,
+                                          history_from=history_from)
+            views[u] = {"visible_from": history_from}
+            if before is not None and past is None and history_from != 1:
+                views[u]["forget_before"] = history_from  # "none": earlier spans are gone
+        await chats.add_member_count_txn(txn, chat_id, len(new))
+        joins = list(ups)
+        ups.append(await system_messages.write_txn(txn, chat_id, by, action, now,
+                                                   user_ids=new))
+        publish_chat_on_commit(txn, self._bus, chat_id, ups, joined=new)
+        final = await chats.get_chat_txn(txn, chat_id)
+        assert final is not None
+        for u, update in zip(new, joins, strict=True):
+            await self._notify_joined_txn(txn, final, [u], update["pts"], now, **views[u])
+        return final.pts
 
     async def remove_member(self, user_id: int, chat_id: int, target_id: int) -> int:
         if target_id == user_id:
@@ -167,18 +187,17 @@ class ChatService:
         async def remove_txn(txn: Txn) -> int:
             chat, me = await self._load_active_txn(txn, chat_id, user_id)
             access.check_not_expired(chat, self._clock.now())  # leaving stays allowed
-            access.require_admin(me, "remove members")
+            permissions.require(chat, me, "remove_members")
             target = await chats.get_member_txn(txn, chat_id, target_id)
             if target is None or not target.active:
                 raise TidingsError(ErrorCode.NOT_FOUND, f"user {target_id} is not a member")
-            if target.role == "owner" or (target.role == "admin" and me.role != "owner"):
-                raise forbidden("only the owner may remove an admin; nobody removes the owner")
-            return await self._leave_txn(txn, chat, target_id, user_id)
+            permissions.require_outranks(me, target.role)
+            return await self.leave_txn(txn, chat, target_id, user_id)
 
         return await self._db.write("remove_member", remove_txn)
 
     async def leave(self, user_id: int, chat_id: int) -> int:
-        async def leave_txn(txn: Txn) -> int:
+        async def leaving_txn(txn: Txn) -> int:
             chat, me = await self._load_active_txn(txn, chat_id, user_id)
             if chat.kind == "direct":
                 raise forbidden("a direct chat cannot be left")
@@ -189,12 +208,21 @@ class ChatService:
                 if heir is not None:
                     entries.append(("member.role", {"user_id": heir, "role": "owner",
                                                     "by": user_id}))
-            pts = await self._leave_txn(txn, chat, user_id, user_id, before=entries)
+            pts = await self.leave_txn(txn, chat, user_id, user_id, before=entries)
             if heir is not None:
                 await chats.set_role_txn(txn, chat_id, heir, "owner")
+                await self.notify_role_txn(txn, chat_id, heir, "owner", user_id)
             return pts
 
-        return await self._db.write("leave_chat", leave_txn)
+        return await self._db.write("leave_chat", leaving_txn)
+
+    async def notify_role_txn(self, txn: Txn, chat_id: int, user_id: int, role: str,
+                              by: int) -> None:
+        """The ``chat.role`` user update: your role in a chat changed."""
+        uu = await updates.append_user_update_txn(
+            txn, user_id, self._clock.now(), "chat.role",
+            {"chat_id": chat_id, "role": role, "by": by})
+        publish_user_on_commit(txn, self._bus, user_id, [uu])
 
     async def _heir_txn(self, txn: Txn, chat_id: int, owner_id: int) -> int | None:
         """Ownership passes to the longest-standing admin, else member."""
@@ -205,14 +233,18 @@ class ChatService:
         candidates.sort(key=lambda m: (m.role != "admin", m.joined_pts, m.user_id))
         return candidates[0].user_id
 
-    async def _leave_txn(self, txn: Txn, chat: chats.ChatRow, target_id: int, by: int, *,
-                         before: list[tuple[str, dict[str, Any]]] | None = None) -> int:
+    async def leave_txn(self, txn: Txn, chat: chats.ChatRow, target_id: int, by: int, *,
+                        before: list[tuple[str, dict[str, Any]]] | None = None,
+                        action: system_messages.Action | None = None) -> int:
+        """``target_id`` leaves, or ``by`` removes them (``action`` names the system
+        message when it is neither a leave nor a removal: a ban)."""
         now = self._clock.now()
         ups = await updates.append_chat_updates_txn(txn, chat.chat_id, now, before) if (
             before) else []
         # The system message comes before member.left, so the one who leaves (or is
         # removed) sees it too: their window ends at the member.left.
-        action: system_messages.Action = "member.left" if by == target_id else "member.removed"
+        if action is None:
+            action = "member.left" if by == target_id else "member.removed"
         ups.append(await system_messages.write_txn(txn, chat.chat_id, by, action, now,
                                                    user_ids=[target_id]))
         ups += await updates.append_chat_updates_txn(
@@ -227,8 +259,15 @@ class ChatService:
         return int(left_pts)
 
     async def _notify_joined_txn(self, txn: Txn, chat: chats.ChatRow, user_ids: list[int],
-                                 joined_pts: int, now: int) -> None:
-        payload = {"chat": wire.to_builtins(chat.to_wire()), "joined_pts": joined_pts}
+                                 joined_pts: int, now: int, **view: int) -> None:
+        """``chat.joined``: ``visible_from`` is the first pts the member may see
+        (1 with the full history), ``forget_before`` (a re-join where
+        history_visibility is "none") tells devices to drop what they hold below;
+        ``read_pts`` is where the join put the member's read cursor (just below
+        the join), which a later ``read.mark`` up to there does not announce."""
+        payload = {"chat": wire.to_builtins(chat.to_wire()), "joined_pts": joined_pts,
+                   "visible_from": view.get("visible_from", joined_pts),
+                   "read_pts": joined_pts - 1, **view}
         for u in user_ids:
             uu = await updates.append_user_update_txn(txn, u, now, "chat.joined", payload)
             publish_user_on_commit(txn, self._bus, u, [uu], joined_chats=[chat.chat_id])
@@ -243,8 +282,7 @@ class ChatService:
             chat, me = await self._load_active_txn(txn, chat_id, user_id)
             if chat.kind == "direct":
                 raise forbidden("a direct chat's expiry is set by an operator")
-            if me.role != "owner":
-                raise forbidden("only the owner may set when a chat expires")
+            permissions.require(chat, me, "set_expire")
             return await self.set_expire_txn(txn, chat, value, user_id)
 
         return await self._db.write("set_chat_expire", expire_txn)
@@ -288,8 +326,8 @@ class ChatService:
             # The first chat.members page only; other members' cursors are private
             # (read.receipts/read.readers show them).
             members, more = await members_page_txn(
-                txn, chat_id, user_id, self._settings.chat_get_members_limit) if (
-                me.active) else ([], None)
+                txn, chat_id, user_id, self._settings.chat_get_members_limit,
+                self._clock.now()) if me.active else ([], None)
             pinned = await visible_pins_txn(txn, chat, me)
             peer = await read_store.peer_read_pts_txn(txn, chat, user_id) if (
                 chat.kind == "direct") else None

@@ -14,6 +14,7 @@ from tidings.db.engine import Txn
 from tidings.media.blobs import open_blob_store
 from tidings.services.auth import AuthService
 from tidings.services.blocks import BlockService
+from tidings.services.chat_info import ChatInfoService
 from tidings.services.chats import ChatService
 from tidings.services.contacts import ContactService
 from tidings.services.credentials import Passwords, Tokens
@@ -24,7 +25,9 @@ from tidings.services.exports import ExportService
 from tidings.services.file_views import FileViews
 from tidings.services.files import FileService
 from tidings.services.forward import ForwardService
+from tidings.services.group_admin import GroupAdminService
 from tidings.services.hub import LiveHub
+from tidings.services.invites import InviteService
 from tidings.services.media import MediaService
 from tidings.services.media_expiry import MediaExpiry
 from tidings.services.members import MemberService
@@ -86,6 +89,9 @@ class Services:
     contacts: ContactService
     profiles: ProfileService
     presence: PresenceService
+    group_admin: GroupAdminService
+    chat_info: ChatInfoService
+    invites: InviteService
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock, db: Database, bus: Bus, secret: str
@@ -103,12 +109,13 @@ class Services:
         media = MediaService(db, bus, clock, settings, file_views)
         sender = MessageService(db, bus, clock, settings, media, file_views)
         reads = ReadService(db, bus, clock, settings, _read_index(db, settings))
+        chat_service = ChatService(db, bus, clock, settings)
         return cls(
             settings=settings, clock=clock, db=db, bus=bus, hub=LiveHub(),
             auth=AuthService(db, clock, settings, passwords, Tokens(secret)),
             devices=DeviceService(db, bus, clock),
             users=UserService(db, settings.max_user_ids_per_call, settings.user_search_max_limit),
-            chats=ChatService(db, bus, clock, settings),
+            chats=chat_service,
             dialogs=DialogService(db, bus, clock, settings, file_views),
             messages=sender,
             deletion=DeletionService(db, bus, clock, settings),
@@ -129,12 +136,15 @@ class Services:
             media_expiry=MediaExpiry(bus, clock, settings, blobs, file_views, media),
             limits=RequestLimits(settings, clock.monotonic),
             typing=TypingService(db, bus, clock, settings),
-            members=MemberService(db, settings),
+            members=MemberService(db, clock, settings),
             privacy=PrivacyService(db, bus, clock, reads.index.clear),
             blocks=BlockService(db, bus, clock),
             contacts=ContactService(db, bus, clock, settings, sender),
             profiles=ProfileService(db, bus, clock, settings),
             presence=PresenceService(db, bus, clock, settings),
+            group_admin=GroupAdminService(db, bus, clock, settings, chat_service),
+            chat_info=ChatInfoService(db, bus, clock, settings),
+            invites=InviteService(db, bus, clock, settings, chat_service),
         )
 
     async def start(self) -> None:

@@ -21,7 +21,7 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
-from tidings.services import access, system_messages
+from tidings.services import access, permissions, system_messages
 from tidings.services.message_targets import lock_membership_txn
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
 from tidings.store import chats, messages, updates
@@ -113,7 +113,7 @@ class DeletionService:
             if m.kind == "system":
                 raise forbidden("system messages cannot be deleted for everyone",
                                 msg_id=m.msg_id)
-            if member.role in access.ADMIN_ROLES and chat.kind != "direct":
+            if permissions.allows(chat, member, "moderate_messages"):
                 continue  # moderation: owners and admins delete any message, any time
             if m.sender_id != user_id:
                 raise forbidden("only the sender, the owner or an admin may delete a message "
@@ -158,8 +158,7 @@ class DeletionService:
     async def _clear_for_everyone_txn(self, txn: Txn, user_id: int, chat_id: int) -> int:
         now = self._clock.now()
         chat, member = await lock_membership_txn(txn, chat_id, user_id, now=now)
-        if chat.kind != "direct" and member.role != "owner":
-            raise forbidden("only the owner clears a group's history for everyone")
+        permissions.require(chat, member, "clear_history")
         upto = chat.pts
         await chats.set_chat_cleared_txn(txn, chat_id, upto)
         ups = await updates.append_chat_updates_txn(

@@ -59,8 +59,8 @@ from tidings.clock import Clock
 from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
-from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
-from tidings.services import access, export_render
+from tidings.errors import ErrorCode, TidingsError, invalid
+from tidings.services import access, export_render, permissions
 from tidings.services.file_views import FileViews
 from tidings.services.notify import publish_user_on_commit
 from tidings.services.timeline import decorate_txn
@@ -199,9 +199,7 @@ class ExportService:
 
         async def export_txn(txn: Txn) -> int:
             chat, me = await access.load_membership_txn(txn, chat_id, user_id, active=True)
-            if chat.kind != "direct" and me.role not in access.ADMIN_ROLES:
-                raise forbidden("only the owner or an admin may export this chat",
-                                permission="export")
+            permissions.require(chat, me, "export")
             if await store.count_active_txn(txn, user_id) >= limit:
                 raise TidingsError(
                     ErrorCode.RATE_LIMITED, f"you have {limit} exports in progress; wait for "

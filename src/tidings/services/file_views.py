@@ -11,7 +11,7 @@ from tidings.clock import Clock
 from tidings.config import Settings
 from tidings.db.engine import Txn
 from tidings.media import lifecycle
-from tidings.services import access
+from tidings.services import permissions
 from tidings.store import chat_media, chats, files
 
 
@@ -46,7 +46,7 @@ class FileViews:
         chat, member = await chats.get_chat_and_member_txn(txn, chat_id, viewer)
         media = await chat_media.get_txn(txn, chat_id)
         admin = (chat is not None and member is not None and member.active
-                 and (chat.kind == "direct" or member.role in access.ADMIN_ROLES))
+                 and permissions.allows(chat, member, "pool"))
         return lifecycle.Viewer(viewer, admin, media.pool_enabled)
 
     async def attach_txn(self, txn: Txn, viewer: int | None, chat_id: int,

@@ -25,7 +25,7 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
 from tidings.media import lifecycle
-from tidings.services import access, system_messages
+from tidings.services import access, permissions, system_messages
 from tidings.services.file_views import FileViews
 from tidings.services.media_updates import announce_txn, quota_changed_txn
 from tidings.services.message_targets import lock_membership_txn, visible_message_txn
@@ -55,7 +55,7 @@ def _require_admin(chat: chats.ChatRow, member: chats.MemberRow, action: str,
     """Owners and admins (either member of a direct chat). The refusal names the
     permission (``data.permission``), as a client needs to tell it apart from
     the pool being off."""
-    if chat.kind != "direct" and member.role not in access.ADMIN_ROLES:
+    if not permissions.allows(chat, member, permission):
         raise forbidden(f"only the owner or an admin may {action}", permission=permission)
 
 

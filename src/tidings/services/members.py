@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from tidings import wire
+from tidings.clock import Clock
 from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
@@ -24,16 +25,19 @@ ROLES = ("owner", "admin", "member", "restricted", "readonly")
 MAX_QUERY_LENGTH = 64
 
 
-async def members_page_txn(txn: Txn, chat_id: int, viewer: int, limit: int, *,
+async def members_page_txn(txn: Txn, chat_id: int, viewer: int, limit: int, now: int, *,
                          after: tuple[int, int] | None = None, prefix: str | None = None,
                          role: str | None = None) -> tuple[list[wire.Member], str | None]:
-    """One page of members as the viewer sees them (only their own ``read_pts``),
-    and the cursor of the next page (None on the last)."""
+    """One page of members as the viewer sees them (only their own ``read_pts``;
+    a mute that ended by ``now`` shows as 0), and the cursor of the next page
+    (None on the last)."""
     rows = await member_page_txn(txn, chat_id, limit + 1, after=after, prefix=prefix,
                                  role=role)
     page = rows[:limit]
     members = [wire.Member(m.user_id, m.role, m.joined_pts,
-                           m.read_pts if m.user_id == viewer else None) for m in page]
+                           m.read_pts if m.user_id == viewer else None,
+                           m.send_muted_until if m.send_muted_until > now else 0)
+               for m in page]
     more = len(rows) > limit
     cursor = f"{page[-1].joined_pts}.{page[-1].user_id}" if more and page else None
     return members, cursor
@@ -50,8 +54,9 @@ def parse_cursor(cursor: str | None) -> tuple[int, int] | None:
 
 
 class MemberService:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, clock: Clock, settings: Settings) -> None:
         self._db = db
+        self._clock = clock
         self._settings = settings
 
     async def page(self, user_id: int, chat_id: int, *, limit: int | None = None,
@@ -71,8 +76,8 @@ class MemberService:
 
         async def page_txn(txn: Txn) -> tuple[list[wire.Member], str | None]:
             await access.load_membership_txn(txn, chat_id, user_id, active=True)
-            return await members_page_txn(txn, chat_id, user_id, limit, after=after,
-                                        prefix=prefix, role=role)
+            return await members_page_txn(txn, chat_id, user_id, limit, self._clock.now(),
+                                          after=after, prefix=prefix, role=role)
 
         members, next_cursor = await self._db.read("chat_members", page_txn)
         return {"members": members, "next_cursor": next_cursor}

@@ -27,7 +27,7 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
-from tidings.services import access
+from tidings.services import access, permissions
 from tidings.services.message_targets import load_target_txn
 from tidings.services.notify import publish_chat_on_commit
 from tidings.store import tags as tag_store
@@ -143,7 +143,8 @@ class MessageAttributeService:
             target = await load_target_txn(txn, chat_id, user_id, msg_id, now,
                                            action="take attributes or tags")
             old = target.message
-            if old.sender_id != user_id and target.member.role not in access.ADMIN_ROLES:
+            if old.sender_id != user_id and not permissions.allows(
+                    target.chat, target.member, "moderate_messages"):
                 raise forbidden("only the sender, the owner or an admin may set a message's "
                                 "attributes and tags")
             attrs = old.attributes if isinstance(new_attributes, Unset) else new_attributes

@@ -30,7 +30,7 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import invalid
-from tidings.services import access, deletion, system_messages
+from tidings.services import access, deletion, permissions, system_messages
 from tidings.services.notify import publish_chat_on_commit
 from tidings.store import chats, updates
 from tidings.store import message_ttl as ttl_store
@@ -68,8 +68,7 @@ class MessageTtlService:
         async def set_txn(txn: Txn) -> int:
             now = self._clock.now()
             chat, me = await access.load_membership_txn(txn, chat_id, user_id, active=True)
-            if chat.kind != "direct":
-                access.require_admin(me, "set how long messages are kept")
+            permissions.require(chat, me, "message_ttl")
             # Locked, so that two changes at once are seen one after the other.
             chat = (await chats.get_chats_txn(txn, [chat_id], lock=True))[chat_id]
             access.check_not_expired(chat, now)

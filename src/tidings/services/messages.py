@@ -20,7 +20,7 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, StorageRejected, TidingsError, forbidden, invalid
-from tidings.services import access, privacy
+from tidings.services import access, permissions, privacy
 from tidings.services.deletion import tell_former_members_txn
 from tidings.services.file_views import FileViews
 from tidings.services.group_commit import GroupCommitter
@@ -99,18 +99,15 @@ def _mentions_all(req: SendRequest) -> bool:
                                             for e in req.entities or ())
 
 
-def _check_mentions(req: SendRequest, member: chats.MemberRow,
+def _check_mentions(req: SendRequest,
                     members: dict[tuple[int, int], chats.MemberRow]) -> None:
-    """Only current members can be mentioned: a mention notifies its user; @all
-    notifies everyone, so only owners and admins may use it."""
+    """Only current members can be mentioned: a mention notifies its user (@all
+    is the ``mention_all`` permission, ``permissions.check_send``)."""
     for user_id in sorted(_mentioned(req)):
         mentioned = members.get((req.chat_id, user_id))
         if mentioned is None or not mentioned.active:
             raise invalid(f"entities: user {user_id} is not a member of this chat",
                           field="entities", user_id=user_id)
-    if _mentions_all(req) and member.role not in access.ADMIN_ROLES:
-        raise forbidden("only the owner or an admin may mention everyone",
-                        permission="mention_all")
 
 
 class MessageService:
@@ -229,9 +226,9 @@ class MessageService:
                     check.results[i] = _same_request(stored[key], req)
                 elif key not in check.first_of:
                     access.check_not_expired(chat, now)
-                    access.check_can_post(chat, member)
+                    permissions.check_send(chat, member, req.kind, _mentions_all(req), now)
                     if req.entities:
-                        _check_mentions(req, member, members)
+                        _check_mentions(req, members)
                     if req.burn_after_seconds is not None and chat.kind != "direct":
                         raise invalid("burn_after_seconds is for direct chats",
                                       field="burn_after_seconds")
@@ -407,7 +404,7 @@ class MessageService:
             if not found or not access.can_see(access.visible_spans(chat, member), msg_id):
                 raise TidingsError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {msg_id}")
             message = found[0]
-            self._check_recall(message, member, now)
+            self._check_recall(chat, message, member, now)
             if self._settings.recall_audit:
                 await messages.insert_recall_audit_txn(txn, message, user_id, now)
             await messages.mark_recalled_txn(txn, chat_id, msg_id, user_id, now)
@@ -422,7 +419,8 @@ class MessageService:
 
         return await self._db.write("recall_message", recall_txn)
 
-    def _check_recall(self, message: wire.Message, member: chats.MemberRow, now: int) -> None:
+    def _check_recall(self, chat: chats.ChatRow, message: wire.Message,
+                      member: chats.MemberRow, now: int) -> None:
         """A sender's own message uses ``recall_window_seconds``, owners and admins
         included: the reason there is no edit (a payment address changed after
         the fact) holds for everyone. Owners and admins recall other people's
@@ -434,7 +432,7 @@ class MessageService:
         s = self._settings
         if message.sender_id == member.user_id:
             window = s.recall_window_seconds
-        elif member.role in access.ADMIN_ROLES:
+        elif permissions.allows(chat, member, "moderate_messages"):
             window = s.admin_recall_window_seconds
         else:
             raise forbidden("only the sender, the owner or an admin may recall a message")

@@ -17,7 +17,7 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import forbidden
-from tidings.services import access, system_messages
+from tidings.services import access, permissions, system_messages
 from tidings.services.message_targets import (
     load_target_txn,
     lock_membership_txn,
@@ -29,8 +29,7 @@ from tidings.store import chats, pins, updates
 
 
 def check_may_pin(chat: chats.ChatRow, member: chats.MemberRow) -> None:
-    if chat.kind != "direct":
-        access.require_admin(member, "pin or unpin messages")
+    permissions.require(chat, member, "pin_messages")
 
 
 class PinService:

@@ -20,7 +20,7 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import forbidden, invalid
-from tidings.services import access
+from tidings.services import access, permissions
 from tidings.services.message_targets import (
     load_target_txn,
     message_missing,
@@ -103,6 +103,7 @@ class ReactionService:
             now = self._clock.now()
             target = await load_target_txn(txn, chat_id, user_id, msg_id, now,
                                            action="take reactions")
+            permissions.require(target.chat, target.member, "react")
             mine = await reactions.of_user_txn(txn, chat_id, msg_id, user_id)
             counts = dict(target.message.reactions)
             if (emoji in mine) == add:

@@ -207,7 +207,8 @@ class SearchService:
             chat, member = await access.load_membership_txn(txn, req.chat_id, req.user_id,
                                                             active=False)
             rows = [store.ScopeRow(
-                chat.chat_id, chat.history_visibility, chat.pts, chat.cleared_pts,
+                chat.chat_id, "full" if access.sees_full_history(chat, member) else "joined",
+                chat.pts, chat.cleared_pts,
                 chat.last_activity, chat.created_at, member.joined_pts, member.left_pts,
                 member.cleared_pts, member.past_spans, member.has_hidden)]
         else:

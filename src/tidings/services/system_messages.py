@@ -21,7 +21,8 @@ from tidings.store import messages, updates
 Action = Literal[
     "chat.created", "member.added", "member.removed", "member.left", "title.changed",
     "ttl.changed", "expiry.set", "chat.expired", "message.pinned", "history.cleared",
-    "storage.changed",
+    "storage.changed", "member.joined", "member.banned", "role.changed", "info.changed",
+    "mute_all.changed",
 ]
 
 

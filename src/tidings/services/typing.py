@@ -27,7 +27,7 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import invalid
-from tidings.services import access
+from tidings.services import access, permissions
 from tidings.store.chats import ChatRow, MemberRow
 
 ACTIONS = ("typing", "uploading", "cancel")
@@ -57,9 +57,11 @@ class TypingService:
             return await access.load_membership_txn(txn, chat_id, user_id, active=True)
 
         chat, member = await self._db.read("typing", member_txn)
-        # Nothing can be written into an expired chat, so nobody is about to.
-        access.check_not_expired(chat, self._clock.now())
-        access.check_can_post(chat, member)
+        # Refused where the message itself would be: nobody is about to send it.
+        now = self._clock.now()
+        access.check_not_expired(chat, now)
+        permissions.check_send(chat, member, "file" if action == "uploading" else "text",
+                               False, now)
         if chat.member_count >= self._settings.typing_max_chat_members:
             return False
         if not self._due(user_id, chat_id, action):

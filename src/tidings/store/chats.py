@@ -23,6 +23,12 @@ class ChatRow(msgspec.Struct, frozen=True):
     member_count: int
     cleared_pts: int
     message_ttl: int | None
+    about: str = ""
+    avatar_file_id: int | None = None
+    announcement: str = ""
+    join_approval: int = 0
+    mute_all: int = 0
+    permissions: str | None = None  # JSON: what differs from the defaults
 
     def to_wire(self) -> wire.Chat:
         return wire.Chat(
@@ -30,7 +36,20 @@ class ChatRow(msgspec.Struct, frozen=True):
             creator_id=self.creator_id, created_at=self.created_at,
             member_count=self.member_count, expire_at=self.expire_at,
             history_visibility=self.history_visibility, message_ttl=self.message_ttl,
+            about=self.about, avatar_file_id=self.avatar_file_id,
+            announcement=self.announcement, join_approval=bool(self.join_approval),
+            mute_all=bool(self.mute_all), permissions=self.permission_map(),
         )
+
+    def permission_overrides(self) -> dict[str, bool]:
+        if not self.permissions:
+            return {}
+        found = wire.decode(self.permissions)
+        return {str(k): bool(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+    def permission_map(self) -> dict[str, bool]:
+        """What plain members may do here: the defaults with this chat's changes."""
+        return {**wire.DEFAULT_PERMISSIONS, **self.permission_overrides()}
 
 
 class MemberRow(msgspec.Struct, frozen=True):
@@ -48,6 +67,8 @@ class MemberRow(msgspec.Struct, frozen=True):
     hidden: int
     past_spans: str | None
     has_hidden: int
+    send_muted_until: int = 0  # muted by a moderator until (0: not muted)
+    history_from: int = 0  # 1: sees the history from before joining; else joined_pts
 
     @property
     def active(self) -> bool:
@@ -58,21 +79,17 @@ class MemberRow(msgspec.Struct, frozen=True):
             return []
         return [(int(lo), int(hi)) for lo, hi in wire.decode(self.past_spans)]
 
-    def spans_after_leaving(self) -> str | None:
-        """``past_spans`` for a re-join: the earlier spans plus the one just closed."""
-        if self.left_pts is None:
-            return self.past_spans
-        spans = [*self.earlier_spans(), (self.joined_pts, self.left_pts)]
-        return wire.encode(spans).decode()
 
 
 _CHAT_COLS = (
     "chat_id, kind, title, creator_id, direct_key, pts, created_at, expire_at,"
-    " history_visibility, last_msg_id, last_activity, member_count, cleared_pts, message_ttl"
+    " history_visibility, last_msg_id, last_activity, member_count, cleared_pts, message_ttl,"
+    " about, avatar_file_id, announcement, join_approval, mute_all, permissions"
 )
 _MEMBER_COLS = (
     "chat_id, user_id, role, joined_pts, left_pts, joined_at, read_pts, read_at,"
-    " cleared_pts, muted_until, pinned, hidden, past_spans, has_hidden"
+    " cleared_pts, muted_until, pinned, hidden, past_spans, has_hidden, send_muted_until,"
+    " history_from"
 )
 
 
@@ -212,16 +229,19 @@ async def active_chat_ids_of_user_txn(txn: Txn, user_id: int) -> list[int]:
 
 
 async def upsert_member_txn(txn: Txn, chat_id: int, user_id: int, role: str, joined_pts: int,
-                            now: int, past_spans: str | None = None) -> None:
+                            now: int, past_spans: str | None = None, *, history_from: int
+                            ) -> None:
     """Join, or re-join after leaving: a new span starts at ``joined_pts``, and
-    ``past_spans`` keeps the earlier ones visible."""
+    ``past_spans`` keeps the earlier ones visible; ``history_from`` is 1 or
+    ``joined_pts`` (``services.access.history_from``). A moderator's mute ends."""
     await txn.execute(
         "INSERT INTO members (chat_id, user_id, role, joined_pts, joined_at, read_pts,"
-        " past_spans) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " past_spans, history_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         " ON CONFLICT (chat_id, user_id) DO UPDATE SET role = excluded.role,"
         " joined_pts = excluded.joined_pts, left_pts = NULL, joined_at = excluded.joined_at,"
-        " read_pts = excluded.read_pts, past_spans = excluded.past_spans",
-        chat_id, user_id, role, joined_pts, now, joined_pts - 1, past_spans,
+        " read_pts = excluded.read_pts, past_spans = excluded.past_spans,"
+        " history_from = excluded.history_from, send_muted_until = 0",
+        chat_id, user_id, role, joined_pts, now, joined_pts - 1, past_spans, history_from,
     )
 
 

@@ -12,6 +12,7 @@ class MemberEntry(msgspec.Struct, frozen=True):
     role: str
     joined_pts: int
     read_pts: int
+    send_muted_until: int  # chat.mute_member; 0 or a past time: not muted
 
 
 def like_escape(text: str) -> str:
@@ -45,9 +46,11 @@ async def member_page_txn(txn: Txn, chat_id: int, limit: int, *,
                      f" ESCAPE '\\' OR lower(u.display_name) LIKE ${w} ESCAPE '\\')")
     args.append(limit)
     rows = await txn.fetch(
-        "SELECT m.user_id, m.role, m.joined_pts, m.read_pts FROM members m" + join
+        "SELECT m.user_id, m.role, m.joined_pts, m.read_pts, m.send_muted_until"
+        " FROM members m" + join
         + " WHERE " + " AND ".join(where)
         + f" ORDER BY m.joined_pts, m.user_id LIMIT ${len(args)}",
         *args,
     )
-    return [MemberEntry(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+    return [MemberEntry(int(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4] or 0))
+            for r in rows]

@@ -9,9 +9,10 @@ from tidings.store.chats import ChatRow
 
 async def index_rows_txn(txn: Txn, chat_id: int) -> list[tuple[int, int, int, int]]:
     """(user_id, joined, read_pts, read_at) of every opted-in member, former ones
-    too; ``joined`` is 1 where the chat shows members its full history."""
+    too; ``joined`` is 1 where the member sees the full history (decided when
+    they joined, ``members.history_from``)."""
     rows = await txn.fetch(
-        "SELECT m.user_id, CASE WHEN c.history_visibility = 'full' THEN 1"
+        "SELECT m.user_id, CASE WHEN m.history_from = 1 THEN 1"
         " ELSE m.joined_pts END, m.read_pts, m.read_at"
         " FROM members m JOIN chats c ON c.chat_id = m.chat_id"
         " JOIN users u ON u.user_id = m.user_id"

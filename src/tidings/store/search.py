@@ -74,7 +74,10 @@ class ScopeRow(msgspec.Struct, frozen=True, array_like=True, gc=False):
     has_hidden: int
 
 
-_SCOPE = ("SELECT c.chat_id, c.history_visibility, c.pts, c.cleared_pts, c.last_activity,"
+# history_visibility here is the member's: "full" where they see the history
+# from before joining (members.history_from = 1), else "joined".
+_SCOPE = ("SELECT c.chat_id, CASE WHEN m.history_from = 1 THEN 'full' ELSE 'joined' END,"
+          " c.pts, c.cleared_pts, c.last_activity,"
           " c.created_at, m.joined_pts, m.left_pts, m.cleared_pts, m.past_spans, m.has_hidden"
           " FROM members m JOIN chats c ON c.chat_id = m.chat_id WHERE m.user_id = $1")
 

@@ -310,8 +310,8 @@ async def _send_body(response: web.StreamResponse, body: AsyncIterator[bytes],
                 break
         if sent != length:
             log.error("a file source yielded %d bytes where %d were due", sent, length)
-    except ConnectionResetError:
-        log.debug("a download stopped after %d of %d bytes: connection reset", sent, length)
+    except ConnectionError as exc:  # reset, broken pipe, or aiohttp's "Connection lost"
+        log.debug("a download stopped after %d of %d bytes: %s", sent, length, exc)
     except Exception:
         log.exception("a file source failed after %d of %d bytes", sent, length)
     finally:

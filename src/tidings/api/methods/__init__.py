@@ -11,6 +11,7 @@ from tidings.api.methods import (
     contacts,
     dialogs,
     exports,
+    groups,
     media,
     members,
     message_attributes,
@@ -33,7 +34,7 @@ def all_methods() -> list[Method]:
     methods: list[Method] = []
     for module in (auth, users, chats, dialogs, messages, reactions, pins,
                    message_attributes, message_ttl, exports, media, search, sync, reads, privacy,
-                   blocks, contacts, presence, typing, members):
+                   blocks, contacts, presence, typing, members, groups):
         registry: Registry = module.registry
         methods += registry.methods
     return methods

@@ -1,3 +1,0 @@
--- Placeholder for migration 0011, which another change owns: the migrator
--- refuses gaps, so the people branch (0012) cannot run without it. Drop this
--- file when the real 0011 is merged.
