@@ -74,6 +74,8 @@ class PresenceService:
         self._local: dict[int, int] = defaultdict(int)  # user -> devices connected here
         self._devices: dict[Watcher, tuple[int, int]] = {}  # connection -> (user, device)
         self._online_on: dict[int, set[str]] = {}  # user -> nodes with a device of theirs
+        # Only for users someone here follows (their pushes need it at once);
+        # everyone else's comes from devices.last_seen_at, so this stays bounded.
         self._last_seen: dict[int, int] = {}
         self._watches: dict[int, dict[Watcher, _Watch]] = {}  # target -> watchers
         self._following: dict[Watcher, set[int]] = {}
@@ -92,11 +94,7 @@ class PresenceService:
 
     def detach(self, conn: Watcher) -> None:
         for target in self._following.pop(conn, set()):
-            watches = self._watches.get(target)
-            if watches is not None:
-                watches.pop(conn, None)
-                if not watches:
-                    del self._watches[target]
+            self._unwatch(target, conn)
         identity = self._devices.pop(conn, None)
         if identity is None:
             return
@@ -146,9 +144,18 @@ class PresenceService:
                     nodes.discard(event.node)
                     if not nodes:
                         del self._online_on[user_id]
-                self._last_seen[user_id] = max(event.at, self._last_seen.get(user_id, 0))
             if user_id in self._watches:
+                if event.kind != "online":
+                    self._last_seen[user_id] = max(event.at, self._last_seen.get(user_id, 0))
                 self._schedule(user_id)
+
+    def _unwatch(self, target: int, conn: Watcher) -> None:
+        watches = self._watches.get(target)
+        if watches is not None:
+            watches.pop(conn, None)
+            if not watches:
+                del self._watches[target]
+                self._last_seen.pop(target, None)
 
     def _schedule(self, user_id: int) -> None:
         timer = self._timers.pop(user_id, None)
@@ -239,10 +246,6 @@ class PresenceService:
         following = self._following.get(conn, set())
         for u in list(following) if user_ids is None else user_ids:
             following.discard(u)
-            watches = self._watches.get(u)
-            if watches is not None:
-                watches.pop(conn, None)
-                if not watches:
-                    del self._watches[u]
+            self._unwatch(u, conn)
         if not following:
             self._following.pop(conn, None)
