@@ -4,8 +4,9 @@ watchers a test can wait on, bounded by ``TIMEOUT``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from tidings.bus.base import AnyEvent, ChatEvent
 
@@ -68,3 +69,18 @@ class LogWatcher(logging.Handler):
 
 def chat(i: int) -> ChatEvent:
     return ChatEvent(chat_id=i, frame=b"chat-%d" % i)
+
+
+@contextlib.contextmanager
+def watching(logger_name: str) -> Iterator[LogWatcher]:
+    """A ``LogWatcher`` on one bus's logger at INFO, removed afterwards."""
+    logger = logging.getLogger(logger_name)
+    watcher = LogWatcher()
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(watcher)
+    try:
+        yield watcher
+    finally:
+        logger.removeHandler(watcher)
+        logger.setLevel(old_level)

@@ -6,7 +6,6 @@ failing the caller, and reconnecting after the server restarts."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import shutil
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -20,7 +19,7 @@ from nats.aio.msg import Msg
 from tidings.bus.base import AnyEvent, ChatEvent, UserEvent, decode_events
 from tidings.bus.nats import NatsBus
 
-from .bus_helpers import TIMEOUT, Changed, Collector, LogWatcher, chat
+from .bus_helpers import TIMEOUT, Changed, Collector, LogWatcher, chat, watching
 
 SUBJECT = "tidings.test.events"
 LOGGER = "tidings.bus.nats"
@@ -96,14 +95,8 @@ async def make_bus(server: NatsServer) -> AsyncIterator[MakeBus]:
 
 @pytest.fixture
 def bus_log() -> Iterator[LogWatcher]:
-    logger = logging.getLogger(LOGGER)
-    watcher = LogWatcher()
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(watcher)
-    yield watcher
-    logger.removeHandler(watcher)
-    logger.setLevel(old_level)
+    with watching(LOGGER) as watcher:
+        yield watcher
 
 
 class RawSubscriber:

@@ -19,7 +19,7 @@ from redis.asyncio.client import PubSub
 from tidings.bus.base import AnyEvent, ChatEvent, UserEvent, decode_events
 from tidings.bus.redis import RedisBus
 
-from .bus_helpers import TIMEOUT, Collector, LogWatcher, chat
+from .bus_helpers import TIMEOUT, Collector, LogWatcher, chat, watching
 
 URL = os.environ.get("TIDINGS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 LOGGER = "tidings.bus.redis"
@@ -67,14 +67,8 @@ async def make_bus() -> AsyncIterator[MakeBus]:
 
 @pytest.fixture
 def bus_log() -> Iterator[LogWatcher]:
-    logger = logging.getLogger(LOGGER)
-    watcher = LogWatcher()
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(watcher)
-    yield watcher
-    logger.removeHandler(watcher)
-    logger.setLevel(old_level)
+    with watching(LOGGER) as watcher:
+        yield watcher
 
 
 @pytest.fixture
