@@ -24,6 +24,7 @@ grow memory.
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import math
 from collections import OrderedDict
@@ -34,6 +35,11 @@ from tidings.config import Settings
 from tidings.errors import ErrorCode, TidingsError
 
 
+# Asked for every request (the per-address limits exempt loopback clients), and
+# parsing an address costs more than the rest of a send's dispatch: a client
+# keeps its address, so the answer is cached (bounded, so many addresses cannot
+# grow it without limit).
+@functools.lru_cache(maxsize=4096)
 def is_loopback(address: str | None) -> bool:
     if not address:
         return False
