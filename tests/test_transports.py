@@ -315,3 +315,30 @@ async def test_tcp_hello_with_an_unknown_codec_stays_on_json(server: TidingsServ
     assert replies[0]["error"]["data"]["codecs"] == ["json", "msgpack"]
     assert replies[1] == {"id": 1, "error": {"code": "UNAUTHORIZED", "message":
                           "authenticate first: auth.register, auth.login or auth.token"}}
+
+
+@pytest.mark.parametrize("combo", ["ws+msgpack", "tcp+msgpack"])
+async def test_msgpack_requests_may_key_ids_by_integers(
+        server: TidingsServer, combo: str, http: aiohttp.ClientSession) -> None:
+    async with raw(http, server, combo) as link:
+        me = (await link.call({"id": 1, "method": "auth.register", "params": {
+            "username": "hana", "password": PASSWORD}}))["result"]
+        group = (await link.call({"id": 2, "method": "chat.create", "params": {
+            "kind": "group", "title": "keys", "member_ids": []}}))["result"]["chat"]
+        for request_id, key in ((3, group["chat_id"]), (4, str(group["chat_id"]))):
+            diff = await link.call({"id": request_id, "method": "sync.get_difference",
+                                    "params": {"seq": 1, "chats": {key: 0}}})
+            [entry] = diff["result"]["chats"]
+            assert entry["chat_id"] == group["chat_id"] and entry["updates"]
+        wrong = await link.call({"id": 5, "method": "user.get", "params": {
+            "user_id": str(me["user_id"]).encode()}})  # bytes where an id goes
+        assert wrong["error"]["code"] == "INVALID_PARAMS"
+        assert wrong["error"]["data"] == {"field": "user_id"}
+
+
+async def test_tcp_from_a_blocked_network_is_closed_with_4003(
+        tmp_path: Path, http: aiohttp.ClientSession) -> None:
+    async with serving(tmp_path, blocked_networks=["127.0.0.0/8"]) as srv:
+        async with raw(http, srv, "tcp+json") as link:
+            frames, code = await link.until_closed()
+    assert frames == [] and code == 4003

@@ -20,6 +20,7 @@ from tidings.services.container import Services
 from tidings.transport.connection import CLOSE_FORBIDDEN, CLOSE_GOING_AWAY, Connection
 from tidings.transport.edge import allow_cors, edge_middleware, is_blocked, networks
 from tidings.transport.ratelimit import AddressLimits
+from tidings.transport.tcp import CLOSE_TIMEOUT as TCP_CLOSE_TIMEOUT
 from tidings.transport.tcp import TcpConnection
 from tidings.transport.ws import WsConnection
 
@@ -35,6 +36,7 @@ class Node:
         self.services = services
         self.dispatcher = dispatcher
         self.connections: set[Connection] = set()
+        self._tcp_handlers: set[asyncio.Task[Any]] = set()  # asyncio.start_server's tasks
         self._blocked = networks(settings.blocked_networks)
         self.ready = False
         self._background: set[asyncio.Task[Any]] = set()
@@ -74,6 +76,10 @@ class Node:
         peer = writer.get_extra_info("peername")
         remote = str(peer[0]) if isinstance(peer, tuple) and peer else None
         conn = TcpConnection(self, reader, writer, remote)
+        task = asyncio.current_task()
+        if task is not None:  # aiohttp waits for its WebSocket handlers; TCP ones are ours
+            self._tcp_handlers.add(task)
+            task.add_done_callback(self._tcp_handlers.discard)
         if not self.ready or is_blocked(remote, self._blocked):
             # Told why in a close frame, as a WebSocket client would be by its status.
             conn.close_soon(CLOSE_GOING_AWAY if not self.ready else CLOSE_FORBIDDEN,
@@ -125,3 +131,5 @@ class Node:
             conn.close_soon(CLOSE_GOING_AWAY, "server shutting down")
         if self._background:
             await asyncio.gather(*tuple(self._background), return_exceptions=True)
+        if self._tcp_handlers:  # their sockets are closed: they only clean up now
+            await asyncio.wait(tuple(self._tcp_handlers), timeout=TCP_CLOSE_TIMEOUT)
