@@ -338,7 +338,7 @@ async def test_msgpack_requests_may_key_ids_by_integers(
 
 async def test_tcp_from_a_blocked_network_is_closed_with_4003(
         tmp_path: Path, http: aiohttp.ClientSession) -> None:
-    async with serving(tmp_path, blocked_networks=["127.0.0.0/8"]) as srv:
-        async with raw(http, srv, "tcp+json") as link:
-            frames, code = await link.until_closed()
+    async with (serving(tmp_path, blocked_networks=["127.0.0.0/8"]) as srv,
+                raw(http, srv, "tcp+json") as link):
+        frames, code = await link.until_closed()
     assert frames == [] and code == 4003
