@@ -194,7 +194,10 @@ def run_workload(name: str, engine: str, database_url: str | None, json_path: Pa
                 for i, variant in enumerate(variants):
                     async with fresh_database(eng, database_url) as url:
                         result = await variant(Path(tmp) / f"{name}-{eng}-{i}", url)
-                    click.echo(f"  {name} {eng}: {'ok' if result.ok else 'FAILED'}", err=True)
+                    # fanout's variants are named by how the members connected
+                    label = " ".join(p for p in (name, eng, getattr(result, "transport", ""))
+                                     if p)
+                    click.echo(f"  {label}: {'ok' if result.ok else 'FAILED'}", err=True)
                     results.append(result)
         return results, versions
 
