@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tidings.bus.base import ChatEvent, UserEvent
+from tidings.codecs import JSON, MSGPACK, MsgpackCodec
 from tidings.services.hub import LiveHub
 
 
 class FakeSink:
+    codec = JSON
+
     def __init__(self) -> None:
         self.frames: list[bytes] = []
         self.revoked = False
@@ -56,3 +61,33 @@ def test_detach_and_revoke() -> None:
     hub.detach(phone)
     hub.deliver(ChatEvent(chat_id=5, frame=b"nobody"))
     assert not hub.is_online(1) and phone.frames == [b"revoked"]
+
+
+class MsgpackSink(FakeSink):
+    codec = MSGPACK
+
+
+def test_a_push_is_encoded_once_per_codec_for_every_connection(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    hub = LiveHub()
+    json_sinks = [FakeSink() for _ in range(3)]
+    msgpack_sinks = [MsgpackSink() for _ in range(3)]
+    for i, sink in enumerate(json_sinks + msgpack_sinks):
+        hub.attach(sink, i + 1, 100 + i)
+        hub.follow(i + 1, [5])
+    encodes = 0
+    encode = MsgpackCodec.encode
+
+    def counting(codec: MsgpackCodec, obj: object) -> bytes:
+        nonlocal encodes
+        encodes += 1
+        return encode(codec, obj)
+
+    monkeypatch.setattr(MsgpackCodec, "encode", counting)
+    frame = JSON.encode({"push": "chat_updates", "chat_id": 5, "updates": [
+        {"pts": 7, "kind": "message.new", "date": 1, "message": {"chat_id": 5, "msg_id": 7}}]})
+    hub.deliver(ChatEvent(chat_id=5, frame=frame))
+    assert encodes == 1
+    assert all(s.frames == [frame] for s in json_sinks)
+    pushed = {s.frames[0] for s in msgpack_sinks}
+    assert len(pushed) == 1 and MSGPACK.decode(pushed.pop()) == JSON.decode(frame)

@@ -13,6 +13,7 @@ import pytest
 from tidings import wire
 from tidings.bus.base import AnyEvent, Deliver
 from tidings.clock import FakeClock
+from tidings.codecs import JSON
 from tidings.config import Settings
 from tidings.errors import ErrorCode
 from tidings.services.container import Services
@@ -33,6 +34,8 @@ def settings(tmp_path: Path, database_url: str | None) -> Settings:
 
 class Conn:
     """A stand-in for a WebSocket connection: keeps what is pushed to it."""
+
+    codec = JSON
 
     def __init__(self) -> None:
         self.frames: list[dict[str, Any]] = []

@@ -30,6 +30,10 @@ from tidings.transport.server import Node
 
 log = logging.getLogger(__name__)
 
+# The TCP stream reader's buffer: frames are read with readexactly, so this
+# only bounds what is read ahead of the frame being handled.
+TCP_READ_BUFFER = 256 * 1024
+
 
 class StartupError(Exception):
     """The node could not start: a setting, a file, the database or the bus.
@@ -92,11 +96,20 @@ class TidingsServer:
         self.jobs = build_runner(self.services)  # background jobs, polled while serving
         self.media_metrics = MediaMetrics()  # gauges of stored media, refreshed in the background
         self._runner: web.AppRunner | None = None
+        self._tcp: asyncio.Server | None = None
         self.port: int | None = None
+        self.tcp_port: int | None = None  # bound when settings.tcp_port is set
 
     @property
     def url(self) -> str:
         return f"ws://{self.settings.host}:{self.port}/ws"
+
+    @property
+    def tcp_url(self) -> str:
+        """``tcp://host:port`` of the TCP listener (``tcp_port`` must be set)."""
+        if self.tcp_port is None:
+            raise RuntimeError("this server has no TCP listener (tcp_port is unset)")
+        return f"tcp://{self.settings.host}:{self.tcp_port}"
 
     async def start(self) -> None:
         await self.db.engine.open()
@@ -110,11 +123,22 @@ class TidingsServer:
                            reuse_address=True)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
+        if self.settings.tcp_port is not None:
+            self._tcp = await asyncio.start_server(
+                self.node.handle_tcp, self.settings.host, self.settings.tcp_port,
+                reuse_address=True, limit=TCP_READ_BUFFER)
+            self.tcp_port = int(self._tcp.sockets[0].getsockname()[1])
         self.node.ready = True
-        log.info("tidings serving on %s (%s)", self.url, self.db.engine.name)
+        log.info("tidings serving on %s (%s)%s", self.url, self.db.engine.name,
+                 f", TCP on {self.tcp_url}" if self._tcp is not None else "")
 
     async def stop(self) -> None:
+        if self._tcp is not None:
+            self._tcp.close()  # accept no more; the open connections drain below
         await self.node.shutdown()
+        if self._tcp is not None:
+            await self._tcp.wait_closed()
+            self._tcp = None
         await self.media_metrics.stop()
         await self.jobs.stop()
         await self.services.stop()

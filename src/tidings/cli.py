@@ -67,12 +67,14 @@ def main() -> None:
 @common_options
 @click.option("--host", default=None, help="address to bind (default 127.0.0.1)")
 @click.option("--port", type=int, default=None, help="port (default 8080)")
+@click.option("--tcp-port", type=int, default=None,
+              help="also serve length-prefixed TCP frames on this port (default: off)")
 @click.option("--bus", type=click.Choice(["local", "redis", "nats"]), default=None)
 @click.option("--redis-url", default=None)
 @click.option("--nats-url", default=None)
 @click.option("--dev", is_flag=True, default=None, help="debug logging")
 def serve(config_file: Path | None, **flags: Any) -> None:
-    """Serve WebSocket, health and metrics on one port."""
+    """Serve WebSocket, health and metrics on one port (and TCP with --tcp-port)."""
     from tidings.app import StartupError, run
 
     settings = settings_from(config_file, **flags)

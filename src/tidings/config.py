@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # -- serving
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    tcp_port: int | None = Field(
+        None, ge=0, le=65535, description="also serve length-prefixed frames over plain TCP "
+        "on this port (0: any free port); unset, no TCP listener")
     data_dir: Path = Path("./data")
     database_url: str | None = Field(
         None, description="postgresql://... switches to PostgreSQL; default is SQLite in data_dir"

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from tidings import wire
+from tidings.codecs import JSON, Codec
 from tidings.errors import ErrorCode, TidingsError
 
 # msgspec ends a validation message with the path of the offending value.
@@ -78,12 +79,18 @@ def frame_error(frame: bytes | str, exc: Exception) -> tuple[Any, TidingsError]:
     return request_id, TidingsError(ErrorCode.BAD_FRAME, f"not a request frame: {exc}")
 
 
-def guess_request_id(frame: bytes | str) -> Any:
-    """The id of a frame that is JSON but not a valid request, else None."""
+def guess_request_id(frame: bytes | str, codec: Codec = JSON) -> Any:
+    """The id of a frame that is JSON (or the connection's codec) but not a
+    valid request, else None."""
     try:
-        return _request_id(json.loads(frame))
-    except (ValueError, RecursionError):
+        return request_id_of(json.loads(frame) if codec is JSON else codec.decode(frame))
+    except (ValueError, RecursionError):  # msgspec.DecodeError is a ValueError
         return None
+
+
+def request_id_of(value: Any) -> Any:
+    """The usable ``id`` of a decoded frame (an int, or a safe string), else None."""
+    return _request_id(value)
 
 
 def _request_id(value: Any) -> Any:

@@ -16,10 +16,10 @@ from typing import Any, Protocol
 
 import msgspec
 
-from tidings import wire
-from tidings.api.bad_input import frame_error, guess_request_id, params_error
+from tidings.api.bad_input import frame_error, guess_request_id, params_error, request_id_of
 from tidings.api.rpc_metrics import RPC_STATS
 from tidings.api.schemas import Params
+from tidings.codecs import JSON, MSGPACK, Codec
 from tidings.errors import ErrorCode, TidingsError
 from tidings.request_id import REQUEST_ID, new_request_id
 from tidings.services.auth import Identity
@@ -56,11 +56,26 @@ class Envelope(msgspec.Struct, frozen=True):
     params: msgspec.Raw = msgspec.Raw(b"{}")
 
 
+class MsgpackEnvelope(msgspec.Struct, frozen=True):
+    """A MessagePack request: decoded to builtins first, then converted with the
+    JSON rules (string keys name ids), so both codecs accept the same frames."""
+
+    method: str
+    id: int | str | None = None
+    params: Any = {}
+
+
 _envelope = msgspec.json.Decoder(Envelope)
 
 
-def error_frame(request_id: Any, error: TidingsError) -> bytes:
-    return wire.encode({"id": request_id, "error": error.to_wire()})
+def error_frame(request_id: Any, error: TidingsError, codec: Codec = JSON) -> bytes:
+    return codec.encode({"id": request_id, "error": error.to_wire()})
+
+
+class _BadFrame(Exception):
+    def __init__(self, request_id: Any, error: TidingsError) -> None:
+        self.request_id = request_id
+        self.error = error
 
 
 class Dispatcher:
@@ -69,24 +84,24 @@ class Dispatcher:
         self.methods = {m.name: m for m in methods}
         self._decoders = {m.name: msgspec.json.Decoder(m.params) for m in self.methods.values()}
 
-    async def dispatch(self, caller: Caller, frame: bytes | str) -> bytes:
+    async def dispatch(self, caller: Caller, frame: bytes | str, codec: Codec = JSON
+                       ) -> bytes:
+        """Answer one request frame, in the codec the connection negotiated."""
         start = perf_counter()
         request_id = new_request_id()
         token = REQUEST_ID.set(request_id)
         try:
-            return await self._dispatch(caller, frame, start, request_id)
+            return await self._dispatch(caller, frame, start, request_id, codec)
         finally:
             REQUEST_ID.reset(token)
 
     async def _dispatch(self, caller: Caller, frame: bytes | str, start: float,
-                        request_id: str) -> bytes:
+                        request_id: str, codec: Codec) -> bytes:
         try:
-            envelope = _envelope.decode(frame)
-        except (msgspec.DecodeError, RecursionError) as exc:
-            # RecursionError: msgspec bounds nesting by the interpreter's recursion
-            # limit (about 1,000 levels) and raises it for deeper input.
+            envelope = self._decode_envelope(frame, codec)
+        except _BadFrame as bad:
             RPC_STATS.observe("unknown", ErrorCode.BAD_FRAME.value, perf_counter() - start)
-            return error_frame(*frame_error(frame, exc))
+            return error_frame(bad.request_id, bad.error, codec)
         method = self.methods.get(envelope.method)
         outcome = "ok"
         try:
@@ -106,29 +121,58 @@ class Dispatcher:
             self.services.limits.check(method.name, caller.device_id, caller.remote)
             params = self._decode_params(method, envelope.params)
             result = await method.handler(self.services, caller, params)
-            return wire.encode({"id": envelope.id, "result": result})
+            return codec.encode({"id": envelope.id, "result": result})
         except TidingsError as exc:
             outcome = exc.code.value
-            return error_frame(envelope.id, exc)
+            return error_frame(envelope.id, exc, codec)
         except Exception:
             outcome = ErrorCode.INTERNAL.value
             log.exception("method %s failed", envelope.method)
             # The id finds the logged traceback: a client shows it to support.
             return error_frame(envelope.id, TidingsError(
                 ErrorCode.INTERNAL, "internal error; it has been logged",
-                request_id=request_id))
+                request_id=request_id), codec)
         finally:
             # Unknown method names are not labels: a client could grow the table.
             RPC_STATS.observe(envelope.method if method else "unknown", outcome,
                               perf_counter() - start)
 
-    def _decode_params(self, method: Method, raw: msgspec.Raw) -> Params:
+    @staticmethod
+    def _decode_envelope(frame: bytes | str, codec: Codec) -> Envelope | MsgpackEnvelope:
+        if codec is MSGPACK:
+            return _msgpack_envelope(frame)
         try:
-            return self._decoders[method.name].decode(raw)
+            return _envelope.decode(frame)
+        except (msgspec.DecodeError, RecursionError) as exc:
+            # RecursionError: msgspec bounds nesting by the interpreter's recursion
+            # limit (about 1,000 levels) and raises it for deeper input.
+            raise _BadFrame(*frame_error(frame, exc)) from exc
+
+    def _decode_params(self, method: Method, raw: Any) -> Params:
+        try:
+            if isinstance(raw, msgspec.Raw):
+                return self._decoders[method.name].decode(raw)
+            return msgspec.convert(raw, method.params, str_keys=True)
         except msgspec.ValidationError as exc:
             raise params_error(method.name, exc) from exc
         except msgspec.DecodeError as exc:
             raise TidingsError(ErrorCode.BAD_FRAME, f"params are not valid JSON: {exc}") from exc
+
+
+def _msgpack_envelope(frame: bytes | str) -> MsgpackEnvelope:
+    try:
+        value = MSGPACK.decode(frame)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise _BadFrame(None, TidingsError(ErrorCode.BAD_FRAME,
+                                           f"not a MessagePack request frame: {exc}")) from exc
+    request_id = request_id_of(value)
+    if not isinstance(value, dict):
+        raise _BadFrame(None, TidingsError(ErrorCode.BAD_FRAME, "a request frame is a map"))
+    try:
+        return msgspec.convert(value, MsgpackEnvelope, str_keys=True)
+    except msgspec.ValidationError as exc:
+        raise _BadFrame(request_id, TidingsError(
+            ErrorCode.BAD_FRAME, f"not a request frame: {exc}")) from exc
 
 
 __all__ = ["Dispatcher", "Method", "error_frame", "guess_request_id"]

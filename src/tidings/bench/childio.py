@@ -13,7 +13,8 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from tidings.bench.frames import PUSH_PREFIX, reply_decoder, request
+from tidings.bench.frames import PUSH_PREFIX, Wire, reply_decoder, request
+from tidings.bench.links import FrameLink, open_frames
 from tidings.bench.procstat import raise_nofile_limit
 from tidings.bench.rpc import RawSocket
 
@@ -60,6 +61,26 @@ async def connect_token(http: aiohttp.ClientSession, url: str, token: str) -> Ra
         raise AuthFailed("the connection closed during auth.token")
     except BaseException:
         await ws.close()
+        raise
+
+
+async def signed_in_link(http: aiohttp.ClientSession, url: str, wire: Wire, method: str,
+                         params: dict[str, Any]) -> FrameLink:
+    """A WebSocket or TCP link in ``wire``'s codec, authenticated by ``method``
+    (``auth.token`` or ``auth.login``; pushes before the reply are skipped)."""
+    link = await open_frames(http, url, wire.codec)
+    try:
+        await link.send(wire.request(0, method, params))
+        while (data := await link.receive()) is not None:
+            if wire.is_push(data):
+                continue
+            reply = wire.reply(data)
+            if reply.error is not None:
+                raise AuthFailed(f"{method}: {reply.error.code}: {reply.error.message}")
+            return link
+        raise AuthFailed(f"the connection closed during {method}")
+    except BaseException:
+        await link.close()
         raise
 
 

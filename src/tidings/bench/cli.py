@@ -56,7 +56,12 @@ def _progress(result: IngestResult) -> None:
 @click.option("--chats", type=click.IntRange(min=1), multiple=True,
               help="chats the messages spread over; repeatable [default: 1 and 1000]")
 @click.option("--mode", type=click.Choice(["service", "ws", "both"]), default="both",
-              show_default=True, help="service layer in process, or WebSocket end to end")
+              show_default=True, help="service layer in process, or over the network end "
+              "to end (ws: the transport of --transport)")
+@click.option("--transport", type=click.Choice(["ws", "tcp", "all"]), default="ws",
+              show_default=True, help="ws mode: WebSocket or TCP load generators (all: both)")
+@click.option("--codec", type=click.Choice(["json", "msgpack", "all"]), default="json",
+              show_default=True, help="ws mode: the generators' frame codec (all: both)")
 @click.option("--clients", type=click.IntRange(min=1), default=2, show_default=True,
               help="ws: load-generator processes")
 @click.option("--connections", type=click.IntRange(min=1), default=4, show_default=True,
@@ -70,8 +75,8 @@ def _progress(result: IngestResult) -> None:
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="also write the JSON results here")
 def ingest(engine: str, database_url: str | None, messages: int, chats: tuple[int, ...],
-           mode: str, clients: int, connections: int, window: int, inflight: int,
-           senders: int, json_path: Path | None) -> None:
+           mode: str, transport: str, codec: str, clients: int, connections: int,
+           window: int, inflight: int, senders: int, json_path: Path | None) -> None:
     """Persisted / acknowledged messages per second, with group commit."""
     from tidings.bench.ingest import IngestOptions, run_ingest
     from tidings.bench.report import format_table, machine, to_json
@@ -82,7 +87,8 @@ def ingest(engine: str, database_url: str | None, messages: int, chats: tuple[in
         modes=("service", "ws") if mode == "both" else (mode,),
         chats=chats or (1, 1000), messages=messages, clients=clients,
         connections=connections, window=window, inflight=inflight, senders=senders,
-        pg_url=database_url)
+        pg_url=database_url, transports=choices(transport, ("ws", "tcp")),
+        codecs=choices(codec, ("json", "msgpack")))
     uses_pg = "postgres" in options.engines
 
     async def go() -> tuple[list[IngestResult], dict[str, str]]:
@@ -100,6 +106,29 @@ def ingest(engine: str, database_url: str | None, messages: int, chats: tuple[in
         raise click.ClickException(
             f"{len(failed)} run(s) lost or failed messages: requested, acknowledged and "
             "persisted differ or errors were reported (see the table)")
+
+
+def choices(value: str, every: tuple[str, ...]) -> tuple[str, ...]:
+    return every if value == "all" else (value,)
+
+
+_TRANSPORT_OPTIONS = [
+    click.option("--transport", type=click.Choice(["ws", "tcp", "all"]), default="ws",
+                 show_default=True, help="how the load generators connect (all: each in turn)"),
+    click.option("--codec", type=click.Choice(["json", "msgpack", "all"]), default="json",
+                 show_default=True, help="the generators' frame codec (all: each in turn)"),
+]
+
+
+def transport_options(fn: Any) -> Any:
+    for option in reversed(_TRANSPORT_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def combinations(transport: str, codec: str) -> list[tuple[str, str]]:
+    return [(t, c) for t in choices(transport, ("ws", "tcp"))
+            for c in choices(codec, ("json", "msgpack"))]
 
 
 def _shown(options: IngestOptions) -> dict[str, Any]:
@@ -141,11 +170,16 @@ def engines_of(engine: str) -> tuple[str, ...]:
     return ("sqlite", "postgres") if engine == "both" else (engine,)
 
 
+Workload = Callable[[Path, str | None], Coroutine[Any, Any, R]]
+
+
 def run_workload(name: str, engine: str, database_url: str | None, json_path: Path | None,
                  columns: list[tuple[str, str]], options: dict[str, Any],
-                 one: Callable[[Path, str | None], Coroutine[Any, Any, R]]) -> list[R]:
+                 one: Workload[R] | list[Workload[R]]) -> list[R]:
     """Run ``one(data_dir, database_url)`` on a fresh database per engine (each
-    with a server process of its own), then print the table and the JSON."""
+    with a server process of its own), then print the table and the JSON. A
+    list of workloads (variants, e.g. per transport) runs each in turn."""
+    variants = one if isinstance(one, list) else [one]
     from tidings.bench.report import format_table, machine, to_json
     from tidings.bench.storage import fresh_database, server_versions
 
@@ -157,10 +191,14 @@ def run_workload(name: str, engine: str, database_url: str | None, json_path: Pa
         results: list[R] = []
         with tempfile.TemporaryDirectory(prefix="tidings-bench-") as tmp:
             for eng in engines:
-                async with fresh_database(eng, database_url) as url:
-                    result = await one(Path(tmp) / f"{name}-{eng}", url)
-                click.echo(f"  {name} {eng}: {'ok' if result.ok else 'FAILED'}", err=True)
-                results.append(result)
+                for i, variant in enumerate(variants):
+                    async with fresh_database(eng, database_url) as url:
+                        result = await variant(Path(tmp) / f"{name}-{eng}-{i}", url)
+                    # fanout's variants are named by how the members connected
+                    label = " ".join(p for p in (name, eng, getattr(result, "transport", ""))
+                                     if p)
+                    click.echo(f"  {label}: {'ok' if result.ok else 'FAILED'}", err=True)
+                    results.append(result)
         return results, versions
 
     results, versions = run_async(go())
@@ -189,18 +227,26 @@ def fail_unless_ok(results: list[R], what: str) -> None:
               help="load-generator processes the members are spread over")
 @click.option("--text-bytes", type=click.IntRange(min=32, max=4096), default=100,
               show_default=True)
+@transport_options
 def fanout(engine: str, database_url: str | None, json_path: Path | None, members: int,
-           senders: int, messages: int, clients: int, text_bytes: int) -> None:
+           senders: int, messages: int, clients: int, text_bytes: int, transport: str,
+           codec: str) -> None:
     """W1: group fan-out, every member online; send and delivery latency."""
     from tidings.bench.fanout import FanoutParams, run_fanout
-    from tidings.bench.results import FANOUT_COLUMNS
+    from tidings.bench.results import FANOUT_COLUMNS, FanoutResult
 
     if senders > members:
         raise click.BadParameter("at most --members senders", param_hint="--senders")
-    params = FanoutParams(members=members, senders=senders, messages=messages,
-                          clients=clients, text_bytes=text_bytes)
+    variants = [FanoutParams(members=members, senders=senders, messages=messages,
+                             clients=clients, text_bytes=text_bytes, transport=t, codec=c)
+                for t, c in combinations(transport, codec)]
+
+    def runner(params: FanoutParams) -> Workload[FanoutResult]:
+        return lambda d, url: run_fanout(d, url, params)
+
+    shown = {**asdict(variants[0]), "transport": transport, "codec": codec}
     results = run_workload("fanout", engine, database_url, json_path, FANOUT_COLUMNS,
-                           asdict(params), lambda d, url: run_fanout(d, url, params))
+                           shown, [runner(p) for p in variants])
     fail_unless_ok(results, "deliveries missing or duplicated, or sends failed")
 
 

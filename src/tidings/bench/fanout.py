@@ -39,6 +39,8 @@ class FanoutParams:
     clients: int = 4
     text_bytes: int = 100
     idle_timeout: float = 10.0  # after the senders finished, give up on what is missing
+    transport: str = "ws"  # ws | tcp: how the members connect (setup uses WebSocket JSON)
+    codec: str = "json"  # json | msgpack
 
     def __post_init__(self) -> None:
         if not 1 <= self.senders <= self.members:
@@ -61,7 +63,8 @@ def configs_for(url: str, chat_id: int, accounts: list[Account], params: FanoutP
     paths = [directory / f"{prefix}-gen{k}.result.json" for k in range(clients)]
     configs = [FanoutConfig(url=url, result_path=str(paths[k]), chat_id=chat_id,
                             total=params.messages, text_bytes=params.text_bytes,
-                            idle_timeout=params.idle_timeout, members=members[k])
+                            idle_timeout=params.idle_timeout, members=members[k],
+                            codec=params.codec)
                for k in range(clients)]
     return configs, paths
 
@@ -74,7 +77,8 @@ async def fanout_phase(session: aiohttp.ClientSession, server: ServerProcess, en
     accounts = await register_accounts(session, url,
                                        [f"{prefix}{i}" for i in range(params.members)])
     chat_id = await group_of(session, url, accounts[0], accounts[1:], f"{prefix} group")
-    configs, paths = configs_for(url, chat_id, accounts, params, directory, prefix)
+    configs, paths = configs_for(server.url_for(params.transport), chat_id, accounts, params,
+                                 directory, prefix)
     db_cpu = PostgresCpu(enabled=engine == "postgres", precise=True)
     async with loaders(configs, directory, MODULE, name=f"{prefix}-gen") as started:
         for loader in started:
@@ -106,7 +110,8 @@ def summarize(engine: str, params: FanoutParams, clients: int,
     lasts = [t for r in results if (t := r.last_delivery) is not None]
     start = min(firsts, default=None)
     return FanoutResult(
-        engine=engine, members=len(members), senders=params.senders,
+        engine=engine, transport=f"{params.transport}+{params.codec}",
+        members=len(members), senders=params.senders,
         messages=params.messages, acknowledged=acknowledged,
         seconds=max(acks) - start if start is not None and acks else 0.0,
         all_delivered_s=max(lasts) - start if start is not None and lasts else None,
@@ -128,5 +133,6 @@ def summarize(engine: str, params: FanoutParams, clients: int,
 async def run_fanout(data_dir: Path, database_url: str | None, params: FanoutParams
                      ) -> FanoutResult:
     async with (aiohttp.ClientSession() as session,
-                server_process(data_dir, database_url, session) as server):
+                server_process(data_dir, database_url, session,
+                               tcp=params.transport == "tcp") as server):
         return await fanout_phase(session, server, engine_of(database_url), params, data_dir)

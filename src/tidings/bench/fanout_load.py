@@ -1,6 +1,7 @@
 """The fan-out load generator: ``python -m tidings.bench.fanout_load``.
 
-Holds some members of the group, one WebSocket each (``auth.token``). Every
+Holds some members of the group, one connection each (``auth.token``), over
+the transport of ``url`` (``ws://`` or ``tcp://``) in ``codec``. Every
 member reads its pushes; some members also send, one message at a time
 (waiting for the ack before the next). Each message's text starts with the
 sender's ``time.time()``, so a receiver computes the delivery latency of every
@@ -22,22 +23,19 @@ import time
 from collections import Counter
 from typing import Any
 
-import aiohttp
 import msgspec
 
 from tidings.bench.childio import (
-    connect_token,
     emit,
     read_line,
     run_main,
     save,
     session,
+    signed_in_link,
     wait_go,
 )
-from tidings.bench.frames import PUSH_PREFIX, reply_decoder, send_frame
-from tidings.bench.rpc import RawSocket
-
-CHAT_PUSH_PREFIX = b'{"push":"chat_updates"'
+from tidings.bench.frames import Wire
+from tidings.bench.links import FrameLink
 
 
 class FanoutMember(msgspec.Struct, frozen=True):
@@ -55,6 +53,7 @@ class FanoutConfig(msgspec.Struct, frozen=True):
     text_bytes: int
     idle_timeout: float
     members: list[FanoutMember]
+    codec: str = "json"
 
 
 class MemberStats(msgspec.Struct):
@@ -95,7 +94,6 @@ class ChatPush(msgspec.Struct):
     updates: list[PushUpdate] = []
 
 
-push_decoder = msgspec.json.Decoder(ChatPush)
 
 
 def message_text(sent_at: float, tag: str, size: int) -> str:
@@ -114,9 +112,11 @@ def sent_time(text: str | None) -> float | None:
 
 
 class Member:
-    def __init__(self, ws: RawSocket, spec: FanoutMember, config: FanoutConfig,
-                 progress: Progress) -> None:
+    def __init__(self, ws: FrameLink, spec: FanoutMember, config: FanoutConfig,
+                 progress: Progress, wire: Wire) -> None:
         self.ws = ws
+        self.wire = wire
+        self._decode_push = wire.decoder(ChatPush)
         self.spec = spec
         self.config = config
         self.progress = progress
@@ -150,15 +150,12 @@ class Member:
 
     async def read(self) -> None:
         try:
-            while True:
-                msg = await self.ws.receive()
-                if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                    break
+            wire = self.wire
+            while (data := await self.ws.receive()) is not None:
                 now = time.time()
-                data: bytes = msg.data
-                if data.startswith(PUSH_PREFIX):
-                    if data.startswith(CHAT_PUSH_PREFIX):
-                        self._on_push(push_decoder.decode(data), now)
+                if wire.is_push(data):
+                    if wire.is_chat_push(data):
+                        self._on_push(self._decode_push(data), now)
                 elif self._waiter is not None and not self._waiter.done():
                     self._waiter.set_result((now, data))
         finally:
@@ -193,13 +190,13 @@ class Member:
         for i in range(1, spec.sends + 1):
             tag = f"f{spec.sender}.{i}"
             sent_at = time.time()
-            frame = send_frame(i, config.chat_id, tag, message_text(sent_at, tag,
-                                                                    config.text_bytes))
+            frame = self.wire.send_frame(i, config.chat_id, tag,
+                                         message_text(sent_at, tag, config.text_bytes))
             if self.first_send is None:
                 self.first_send = sent_at
             self._waiter = loop.create_future()
             try:
-                await self.ws.send_frame(frame, aiohttp.WSMsgType.TEXT)
+                await self.ws.send(frame)
             except ConnectionError:
                 self.errors["LOST"] += spec.sends - i + 1
                 return
@@ -208,7 +205,7 @@ class Member:
                 self.errors["LOST"] += spec.sends - i + 1
                 return
             now, data = answer
-            reply = reply_decoder.decode(data)
+            reply = self.wire.reply(data)
             if reply.error is not None:
                 self.errors[reply.error.code] += 1
                 continue
@@ -269,11 +266,13 @@ def merge(members: list[Member], cpu_seconds: float) -> FanoutLoadResult:
 
 async def main() -> None:
     config = msgspec.json.decode((await read_line()).encode(), type=FanoutConfig)
+    wire = Wire(config.codec)
     async with session() as http:
-        sockets = await asyncio.gather(*(connect_token(http, config.url, spec.token)
-                                         for spec in config.members))
+        sockets = await asyncio.gather(*(
+            signed_in_link(http, config.url, wire, "auth.token", {"token": spec.token})
+            for spec in config.members))
         progress = Progress(len(config.members))
-        members = [Member(ws, spec, config, progress)
+        members = [Member(ws, spec, config, progress, wire)
                    for ws, spec in zip(sockets, config.members, strict=True)]
         readers = [asyncio.create_task(m.read()) for m in members]
         emit(b"ready")

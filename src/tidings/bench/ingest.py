@@ -26,18 +26,34 @@ class IngestOptions:
     inflight: int
     senders: int
     pg_url: str | None = None
+    transports: tuple[str, ...] = ("ws",)  # mode ws: how the generators connect
+    codecs: tuple[str, ...] = ("json",)
 
 
 async def run_one(options: IngestOptions, engine: str, mode: str, chats: int,
                   data_dir: Path) -> IngestResult:
+    """``mode``: service, or ``transport+codec`` over the network."""
     async with fresh_database(engine, options.pg_url) as database_url:
         if mode == "service":
             return await service_ingest(data_dir, database_url, ServiceParams(
                 messages=options.messages, chats=chats, senders=options.senders,
                 inflight=options.inflight))
+        transport, _, codec = mode.partition("+")
         return await ws_ingest(data_dir, database_url, WsParams(
             messages=options.messages, chats=chats, clients=options.clients,
-            connections=options.connections, window=options.window))
+            connections=options.connections, window=options.window, transport=transport,
+            codec=codec))
+
+
+def runs_of(options: IngestOptions) -> list[str]:
+    """Each mode to run: ``service``, and ``transport+codec`` for each network one."""
+    runs = []
+    for mode in options.modes:
+        if mode == "service":
+            runs.append(mode)
+        else:
+            runs += [f"{t}+{c}" for t in options.transports for c in options.codecs]
+    return runs
 
 
 async def run_ingest(options: IngestOptions,
@@ -47,7 +63,7 @@ async def run_ingest(options: IngestOptions,
     with tempfile.TemporaryDirectory(prefix="tidings-bench-") as tmp:
         for engine in options.engines:
             for chats in options.chats:
-                for mode in options.modes:
+                for mode in runs_of(options):
                     data_dir = Path(tmp) / f"{engine}-{mode}-{chats}"
                     result = await run_one(options, engine, mode, chats, data_dir)
                     if progress is not None:

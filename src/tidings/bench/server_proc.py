@@ -45,10 +45,20 @@ def new_log(directory: Path, name: str) -> Path:
 
 
 class ServerProcess:
-    def __init__(self, proc: asyncio.subprocess.Process, port: int, log_path: Path) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, port: int, log_path: Path,
+                 tcp_port: int | None = None) -> None:
         self.proc = proc
         self.port = port
         self.log_path = log_path
+        self.tcp_port = tcp_port
+
+    def url_for(self, transport: str) -> str:
+        """Where load generators connect: ``ws`` or ``tcp`` (started with ``tcp=True``)."""
+        if transport == "tcp":
+            if self.tcp_port is None:
+                raise RuntimeError("this server was started without a TCP listener")
+            return f"tcp://127.0.0.1:{self.tcp_port}"
+        return self.ws_url
 
     @property
     def ws_url(self) -> str:
@@ -143,10 +153,14 @@ class ServerProcess:
 
 @contextlib.asynccontextmanager
 async def server_process(data_dir: Path, database_url: str | None,
-                         session: aiohttp.ClientSession) -> AsyncIterator[ServerProcess]:
+                         session: aiohttp.ClientSession, *, tcp: bool = False
+                         ) -> AsyncIterator[ServerProcess]:
     port = free_port()
+    tcp_port = free_port() if tcp else None
     args = ["-m", "tidings", "serve", "--host", "127.0.0.1", "--port", str(port),
             "--data-dir", str(data_dir)]
+    if tcp_port is not None:
+        args += ["--tcp-port", str(tcp_port)]
     if database_url:
         args += ["--database-url", database_url]
     log_path = new_log(data_dir, "server.log")
@@ -157,7 +171,7 @@ async def server_process(data_dir: Path, database_url: str | None,
             # Many connections need many descriptors: the soft limit goes up to
             # the hard one (raising the hard limit needs privileges we do not ask for).
             preexec_fn=raise_nofile_limit)
-    server = ServerProcess(proc, port, log_path)
+    server = ServerProcess(proc, port, log_path, tcp_port)
     try:
         await server.wait_ready(session)
         yield server

@@ -1,5 +1,6 @@
-"""Ingest over WebSocket: a real server process, K load-generator processes
-with C connections each, ``window`` pipelined sends per connection.
+"""Ingest over the network: a real server process, K load-generator processes
+with C connections each, ``window`` pipelined sends per connection, over
+WebSocket or TCP (``transport``) in JSON or MessagePack (``codec``).
 
 Setup (users, groups) happens over the same protocol before the clock starts;
 the loaders log in, report ready, and all start on one ``go``. Throughput is
@@ -36,6 +37,16 @@ class WsParams:
     clients: int = 2
     connections: int = 4
     window: int = 256
+    transport: str = "ws"  # ws | tcp (the generators'; setup always uses WebSocket JSON)
+    codec: str = "json"  # json | msgpack
+
+    @property
+    def mode(self) -> str:
+        """How the result row names the run: ``ws`` (WebSocket JSON, as before
+        transports were chosen), else ``<transport>+<codec>``."""
+        if (self.transport, self.codec) == ("ws", "json"):
+            return "ws"
+        return f"{self.transport}+{self.codec}"
 
 
 # -- setup over the wire -------------------------------------------------------
@@ -101,7 +112,8 @@ def loader_configs(url: str, plan: p.Plan, chat_ids: list[int], params: WsParams
                           count=plan.messages_of_sender(s))
                  for s in range(k * params.connections, (k + 1) * params.connections)]
         configs.append(LoadConfig(url=url, result_path=str(result_path(directory, k)),
-                                  window=params.window, text=p.TEXT, connections=specs))
+                                  window=params.window, text=p.TEXT, connections=specs,
+                                  codec=params.codec))
     return configs
 
 
@@ -137,20 +149,22 @@ async def ws_ingest(data_dir: Path, database_url: str | None, params: WsParams) 
     plan = p.Plan(senders=params.clients * params.connections, chats=params.chats,
                   messages=params.messages)
     async with (aiohttp.ClientSession() as session,
-                server_process(data_dir, database_url, session) as server):
+                server_process(data_dir, database_url, session,
+                               tcp=params.transport == "tcp") as server):
         chat_ids = await setup_over_ws(session, server.ws_url, plan)
         before = await count_messages_at(data_dir, database_url)
-        configs = loader_configs(server.ws_url, plan, chat_ids, params, data_dir)
+        configs = loader_configs(server.url_for(params.transport), plan, chat_ids, params,
+                                 data_dir)
         async with loaders(configs, data_dir) as started:
             phase = await load_phase(session, server, started,
                                      PostgresCpu(enabled=database_url is not None), data_dir)
     # Counted after the server stopped: anything it committed is in the store.
     persisted = await count_messages_at(data_dir, database_url) - before
-    return summarize(plan, database_url, phase, persisted)
+    return summarize(plan, database_url, phase, persisted, params.mode)
 
 
-def summarize(plan: p.Plan, database_url: str | None, phase: LoadPhase, persisted: int
-              ) -> IngestResult:
+def summarize(plan: p.Plan, database_url: str | None, phase: LoadPhase, persisted: int,
+              mode: str = "ws") -> IngestResult:
     errors: Counter[str] = Counter()
     latencies: list[float] = []
     for r in phase.results:
@@ -162,7 +176,7 @@ def summarize(plan: p.Plan, database_url: str | None, phase: LoadPhase, persiste
     seconds = max(lasts) - min(firsts) if firsts and lasts else 0.0
     messages, transactions = phase.batches
     return IngestResult(
-        engine=engine_of(database_url), mode="ws", chats=plan.chats, messages=plan.messages,
+        engine=engine_of(database_url), mode=mode, chats=plan.chats, messages=plan.messages,
         acknowledged=sum(r.acked for r in phase.results), persisted=persisted,
         seconds=seconds, errors=sum(errors.values()), server_cpu_seconds=phase.server_cpu,
         senders=plan.senders, db_cpu_seconds=phase.db_cpu,

@@ -7,7 +7,8 @@ writes one JSON ``LoadResult`` to ``result_path`` and prints ``done``. (The
 result holds every latency, megabytes: a file, because a pipe write that a
 profiler interrupts came through truncated.) It stays lean (template-built requests,
 results left undecoded, pushes skipped by prefix) so that on a small machine
-the server, not the generator, is what is measured.
+the server, not the generator, is what is measured. ``url`` may be
+``ws://...`` or ``tcp://host:port``, ``codec`` json or msgpack.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from collections import Counter
 import aiohttp
 import msgspec
 
-from tidings.bench.childio import emit, read_line, save, wait_go
-from tidings.bench.frames import PUSH_PREFIX, reply_decoder, request, send_frame
+from tidings.bench.childio import emit, read_line, save, signed_in_link, wait_go
+from tidings.bench.frames import Wire
+from tidings.bench.links import FrameLink
 from tidings.bench.plan import local_id
-from tidings.bench.rpc import RawSocket
 
 
 class ConnSpec(msgspec.Struct, frozen=True):
@@ -39,6 +40,7 @@ class LoadConfig(msgspec.Struct, frozen=True):
     window: int
     text: str
     connections: list[ConnSpec]
+    codec: str = "json"
 
 
 class LoadResult(msgspec.Struct):
@@ -50,16 +52,13 @@ class LoadResult(msgspec.Struct):
     latencies_ms: list[float]
 
 
-class LoginFailed(Exception):
-    pass
-
-
 class Pump:
     """One connection's pipelined sends and its reply reader."""
 
-    def __init__(self, ws: RawSocket, spec: ConnSpec, window: int,
-                 text: str) -> None:
+    def __init__(self, ws: FrameLink, spec: ConnSpec, window: int,
+                 text: str, wire: Wire) -> None:
         self.ws = ws
+        self.wire = wire
         self.spec = spec
         self.text = text
         self.sent_at = [0.0] * (spec.count + 1)  # by request id, which runs 1..count
@@ -87,22 +86,23 @@ class Pump:
             await self._window.acquire()
             if self._lost:
                 return
-            frame = send_frame(i, chats[i % len(chats)], local_id(spec.sender, i), self.text)
+            frame = self.wire.send_frame(i, chats[i % len(chats)], local_id(spec.sender, i),
+                                         self.text)
             self.sent_at[i] = time.monotonic()
             try:
-                await ws.send_frame(frame, aiohttp.WSMsgType.TEXT)
+                await ws.send(frame)
             except ConnectionError:
                 return  # the reader sees the close and counts what is missing
 
     async def _read(self) -> None:
         answered = 0
         try:
+            is_push = self.wire.is_push
             while answered < self.spec.count:
-                msg = await self.ws.receive()
-                if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                data = await self.ws.receive()
+                if data is None:
                     break
-                data: bytes = msg.data
-                if data.startswith(PUSH_PREFIX):
+                if is_push(data):
                     continue
                 self._count_reply(data)
                 answered += 1
@@ -113,7 +113,7 @@ class Pump:
 
     def _count_reply(self, data: bytes) -> None:
         now = time.monotonic()
-        reply = reply_decoder.decode(data)
+        reply = self.wire.reply(data)
         if isinstance(reply.id, int):
             self.latencies_ms.append((now - self.sent_at[reply.id]) * 1000.0)
         if reply.error is None:
@@ -130,20 +130,10 @@ class Pump:
             self._window.release()
 
 
-async def login(session: aiohttp.ClientSession, url: str, spec: ConnSpec
-                ) -> RawSocket:
-    ws = await session.ws_connect(url, max_msg_size=0, decode_text=False)
+async def login(session: aiohttp.ClientSession, url: str, spec: ConnSpec, wire: Wire
+                ) -> FrameLink:
     params = {"username": spec.username, "password": spec.password, "device_name": "bench"}
-    await ws.send_bytes(request(0, "auth.login", params))
-    async for msg in ws:
-        data: bytes = msg.data
-        if data.startswith(PUSH_PREFIX):
-            continue
-        reply = reply_decoder.decode(data)
-        if reply.error is not None:
-            raise LoginFailed(f"{spec.username}: {reply.error.code}: {reply.error.message}")
-        return ws
-    raise LoginFailed(f"{spec.username}: the connection closed during login")
+    return await signed_in_link(session, url, wire, "auth.login", params)
 
 
 def merge(pumps: list[Pump], cpu_seconds: float) -> LoadResult:
@@ -161,10 +151,11 @@ def merge(pumps: list[Pump], cpu_seconds: float) -> LoadResult:
 
 async def main() -> None:
     config = msgspec.json.decode((await read_line()).encode(), type=LoadConfig)
+    wire = Wire(config.codec)
     async with aiohttp.ClientSession() as session:
-        sockets = await asyncio.gather(*(login(session, config.url, spec)
+        sockets = await asyncio.gather(*(login(session, config.url, spec, wire)
                                          for spec in config.connections))
-        pumps = [Pump(ws, spec, config.window, config.text)
+        pumps = [Pump(ws, spec, config.window, config.text, wire)
                  for ws, spec in zip(sockets, config.connections, strict=True)]
         emit(b"ready")
         if not await wait_go():

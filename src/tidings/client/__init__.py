@@ -1,6 +1,7 @@
-"""Async Python client SDK for tidings (WebSocket, JSON frames, DESIGN.md §3 and §11).
+"""Async Python client SDK for tidings (DESIGN.md §3 and §11): WebSocket or TCP,
+JSON or MessagePack frames, the same API over each.
 
-Imports nothing from the server but ``tidings.wire`` (shapes and the JSON codec).
+Imports nothing from the server but ``tidings.wire`` (shapes) and ``tidings.codecs``.
 
 Quick start::
 
@@ -12,7 +13,11 @@ Quick start::
         await c.wait_for(lambda c: msg["msg_id"] in c.chats[chat["chat_id"]].messages)
 
 Client(url, *, reconnect=True, backoff_initial=0.2, backoff_max=10.0,
-       request_timeout=30.0, heartbeat=20.0, reload_limit=100)
+       request_timeout=30.0, heartbeat=20.0, reload_limit=100, codec="json")
+    url: ``ws://HOST:PORT/ws`` (or ``wss://``) or ``tcp://HOST:TCP_PORT`` (the
+    server's ``tcp_port``); codec: ``"json"`` or ``"msgpack"`` (WebSocket
+    subprotocol ``tidings.msgpack``, or the TCP hello). Frames decode to the
+    same dicts whatever the transport and codec.
 
 Connection and auth
     await connect()            open the socket (``async with`` does it); no-op if open
@@ -30,7 +35,9 @@ Connection and auth
         ``ConnectionLost`` when the socket closes first (or is not open: calls fail
         fast during a reconnect), ``RequestTimeout`` after ``request_timeout``.
     connected: bool, closed: bool, closed_reason: ClientError | None,
-    reconnects: int (successful reconnects so far)
+    reconnects: int (successful reconnects so far),
+    close_code: int | None (why the server closed the last connection lost: the
+        WebSocket close code or a TCP close frame's; 4001 revoked, 4008 too slow)
 
 Reconnect (``reconnect=True``, once authenticated)
     An unexpected drop fails pending calls with ``ConnectionLost``, then retries

@@ -25,6 +25,7 @@ from tidings.client.errors import UNAUTHORIZED, ClientError, ConnectionLost, Tid
 from tidings.client.events import UpdateCallback, UpdateHub, UpdateStream
 from tidings.client.state import ChatView, SyncState
 from tidings.client.sync import Synchronizer
+from tidings.codecs import CODECS, Codec
 
 log = logging.getLogger("tidings.client")
 
@@ -42,8 +43,12 @@ class Client:
         request_timeout: float = 30.0,
         heartbeat: float | None = 20.0,
         reload_limit: int = 100,
+        codec: str = "json",
     ) -> None:
+        if codec not in CODECS:
+            raise ValueError(f"unknown codec {codec!r}; one of {', '.join(CODECS)}")
         self.url = url
+        self.codec: Codec = CODECS[codec]
         self.reconnect = reconnect
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
@@ -56,6 +61,8 @@ class Client:
         self.closed_reason: ClientError | None = None
         # Successful reconnects (socket + auth.token + catch-up), for apps and tests.
         self.reconnects = 0
+        # Why the server closed the last connection lost (close code), if it said.
+        self.close_code: int | None = None
         self._state = SyncState()
         self._hub = UpdateHub()
         self._sync = Synchronizer(self._state, self.call, self._hub, reload_limit=reload_limit)
@@ -369,6 +376,7 @@ class Client:
             on_lost=self._on_lost,
             request_timeout=self.request_timeout,
             heartbeat=self.heartbeat,
+            codec=self.codec,
         )
 
     async def _process_pushes(self) -> None:
@@ -389,7 +397,9 @@ class Client:
     def _on_lost(self, conn: Connection, reason: BaseException | None) -> None:
         if conn is not self._conn:
             return  # an attempt inside the reconnect loop: the loop handles it
-        log.info("tidings client: connection lost (%r)", reason)
+        self.close_code = conn.close_code
+        log.info("tidings client: connection lost (%r, close code %s)", reason,
+                 self.close_code)
         self._hub.changed()
         if self.closed or not self.reconnect or self.token is None:
             return

@@ -1,4 +1,5 @@
-"""One WebSocket connection: request/response correlation and frame routing.
+"""One connection (WebSocket or TCP, JSON or MessagePack: ``client.links``):
+request/response correlation and frame routing.
 
 A ``Connection`` lives exactly as long as its socket; reconnecting makes a new
 one.  Its reader task only decodes frames, resolves the futures of pending
@@ -17,37 +18,35 @@ from typing import Any
 
 import aiohttp
 
-from tidings import wire
 from tidings.client.errors import (
     PROTOCOL_ERROR,
     ConnectionLost,
     RequestTimeout,
     TidingsClientError,
 )
+from tidings.client.links import CLOSE_TIMEOUT, Link, open_link
+from tidings.codecs import JSON, Codec
 
 log = logging.getLogger("tidings.client")
 
 PushHandler = Callable[[dict[str, Any]], None]
 LostHandler = Callable[["Connection", BaseException | None], None]
 
-# get_difference may legitimately return thousands of updates in one frame.
-MAX_FRAME_BYTES = 64 * 1024 * 1024
-# How long a local close waits for the server's close handshake.
-CLOSE_TIMEOUT = 5.0
-
 
 class Connection:
-    """An open WebSocket with many requests in flight (pipelining)."""
+    """An open link with many requests in flight (pipelining)."""
 
     def __init__(
         self,
-        ws: aiohttp.ClientWebSocketResponse,
+        link: Link,
         *,
         on_push: PushHandler,
         on_lost: LostHandler,
         request_timeout: float,
     ) -> None:
-        self._ws = ws
+        self._link = link
+        self._codec = link.codec
+        self._close_frame: dict[str, Any] | None = None  # a TCP server's final frame
         self._on_push = on_push
         self._on_lost = on_lost
         self._request_timeout = request_timeout
@@ -69,22 +68,25 @@ class Connection:
         on_lost: LostHandler,
         request_timeout: float,
         heartbeat: float | None,
+        codec: Codec = JSON,
     ) -> Connection:
         """Connect; raises ``ConnectionLost`` when the server cannot be reached."""
-        try:
-            ws = await session.ws_connect(
-                url,
-                heartbeat=heartbeat,
-                max_msg_size=MAX_FRAME_BYTES,
-                timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT),
-            )
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise ConnectionLost(f"cannot connect to {url}: {exc!r}") from exc
-        return cls(ws, on_push=on_push, on_lost=on_lost, request_timeout=request_timeout)
+        link = await open_link(session, url, codec, heartbeat=heartbeat)
+        return cls(link, on_push=on_push, on_lost=on_lost, request_timeout=request_timeout)
 
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def close_code(self) -> int | None:
+        """Why the server closed: the WebSocket close code, or the code of a TCP
+        server's close frame (4001 revoked or unauthenticated, 4008 too slow,
+        1001 shutting down, 1009 frame too large); None while open."""
+        if self._close_frame is not None:
+            code = self._close_frame.get("code")
+            return code if isinstance(code, int) else None
+        return self._link.close_code
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Send one request and wait for its result (or error frame)."""
@@ -97,10 +99,10 @@ class Connection:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = future
         try:
-            frame = wire.encode({"id": req_id, "method": method, "params": params or {}})
+            frame = self._codec.encode({"id": req_id, "method": method, "params": params or {}})
             try:
                 async with self._send_lock:
-                    await self._ws.send_str(frame.decode())
+                    await self._link.send(frame)
             except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:
                 raise ConnectionLost(f"send failed: {exc!r}") from exc
             try:
@@ -121,7 +123,7 @@ class Connection:
             return
         self._closing = True
         with contextlib.suppress(Exception):
-            await self._ws.close()
+            await self._link.close()
         if not self._reader.done():
             # The reader sees the close handshake and exits; cancel only if it hangs.
             done, _ = await asyncio.wait({self._reader}, timeout=CLOSE_TIMEOUT)
@@ -136,15 +138,9 @@ class Connection:
     async def _read_loop(self) -> None:
         reason: BaseException | None = None
         try:
-            while True:
-                msg = await self._ws.receive()
-                if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                    self._on_frame(msg.data)
-                elif msg.type == aiohttp.WSMsgType.ERROR:
-                    reason = self._ws.exception() or ConnectionLost("websocket error")
-                    break
-                else:  # CLOSE, CLOSING, CLOSED
-                    break
+            while (data := await self._link.receive()) is not None:
+                self._on_frame(data)
+            reason = self._link.error()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the reader must never die silently
@@ -156,12 +152,12 @@ class Connection:
             if not self._closing:
                 # Ensure the transport is released even when the server just vanished.
                 with contextlib.suppress(Exception):
-                    await self._ws.close()
+                    await self._link.close()
                 self._on_lost(self, reason)
 
-    def _on_frame(self, data: str | bytes) -> None:
+    def _on_frame(self, data: bytes) -> None:
         try:
-            frame = wire.decode(data)
+            frame = self._codec.decode(data)
         except ValueError:
             log.warning("tidings client: undecodable frame dropped: %.200r", data)
             return
@@ -170,6 +166,10 @@ class Connection:
             return
         if "push" in frame:
             self._on_push(frame)
+            return
+        if isinstance(frame.get("close"), dict):  # TCP: the server closes next
+            self._close_frame = frame["close"]
+            log.info("tidings client: the server is closing: %r", self._close_frame)
             return
         req_id = frame.get("id")
         if req_id is None:

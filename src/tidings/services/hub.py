@@ -14,6 +14,7 @@ from typing import Protocol
 from prometheus_client import Counter, Gauge
 
 from tidings.bus.base import AnyEvent, ChatEvent, UserEvent
+from tidings.codecs import Codec, PushFrames
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,11 @@ ONLINE_DEVICES = Gauge("tidings_online_devices", "Authenticated connections on t
 class Sink(Protocol):
     """A connected, authenticated device (implemented by the transport)."""
 
+    codec: Codec  # what its frames are encoded in
+
     def push(self, frame: bytes) -> None:
-        """Queue a frame; never blocks (a device that cannot keep up is dropped)."""
+        """Queue a frame in the sink's codec; never blocks (a device that cannot
+        keep up is dropped)."""
         ...
 
     def revoke(self) -> None:
@@ -98,16 +102,17 @@ class LiveHub:
     def _deliver_chat(self, event: ChatEvent) -> None:
         for user_id in event.joined:
             self._subscribe(user_id, event.chat_id)
+        frames = PushFrames(event.frame)  # other codecs: encoded once, on first need
         for user_id in tuple(self._users_in.get(event.chat_id, ())):
             if user_id != event.skip_user:
-                self._push_to_user(user_id, event.frame)
+                self._push_to_user(user_id, frames)
         for user_id in event.left:
             self._unsubscribe(user_id, event.chat_id)
 
     def _deliver_user(self, event: UserEvent) -> None:
         for chat_id in event.joined_chats:
             self._subscribe(event.user_id, chat_id)
-        self._push_to_user(event.user_id, event.frame)
+        self._push_to_user(event.user_id, PushFrames(event.frame))
         for chat_id in event.left_chats:
             self._unsubscribe(event.user_id, chat_id)
         if event.close_devices:
@@ -116,9 +121,9 @@ class LiveHub:
                 if self._identity[sink][1] in closing:
                     sink.revoke()
 
-    def _push_to_user(self, user_id: int, frame: bytes) -> None:
+    def _push_to_user(self, user_id: int, frames: PushFrames) -> None:
         for sink in tuple(self._sinks.get(user_id, ())):
-            sink.push(frame)
+            sink.push(frames.get(sink.codec))
             PUSH_FRAMES.inc()
 
     def _subscribe(self, user_id: int, chat_id: int) -> None:

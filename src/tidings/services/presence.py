@@ -31,9 +31,9 @@ import uuid
 from collections import defaultdict
 from typing import Any, Protocol
 
-from tidings import wire
 from tidings.bus.base import Bus, PresenceEvent
 from tidings.clock import Clock
+from tidings.codecs import Codec
 from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
@@ -51,6 +51,8 @@ ROUNDING = ((3 * DAY, "recently"), (7 * DAY, "within_week"), (30 * DAY, "within_
 
 class Watcher(Protocol):
     """A connection following presence (the transport's connection)."""
+
+    codec: Codec  # what its frames are encoded in
 
     def push(self, frame: bytes) -> None: ...
 
@@ -171,7 +173,7 @@ class PresenceService:
             view = self._view(user_id, watch.exact, now, self._last_seen.get(user_id))
             if watch.shown is None or view["status"] != watch.shown["status"]:
                 watch.shown = view
-                conn.push(wire.encode({"push": "presence", **view}))
+                conn.push(conn.codec.encode({"push": "presence", **view}))
 
     # -- views
     def is_online(self, user_id: int) -> bool:

@@ -110,3 +110,9 @@ def allow_cors(app: web.Application, origins: Sequence[str]) -> None:
     for route in list(app.router.routes()):
         if route.resource is not None and route.resource.canonical != "/ws":
             cors.add(route)
+
+
+def is_blocked(remote: str | None, blocked: tuple[Network, ...]) -> bool:
+    """Whether a client address lies in ``blocked_networks`` (TCP connections
+    have no middleware: the transport asks)."""
+    return _within(remote, blocked)

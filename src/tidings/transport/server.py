@@ -1,6 +1,7 @@
 """One node: the aiohttp application serving WebSocket, health and metrics on
-one port, and its orderly shutdown (stop accepting, let requests in flight
-finish, close sockets with 1001, commit what is queued, close the database)."""
+one port, the connections of the TCP listener (``tcp_port``), and the orderly
+shutdown of both (stop accepting, let requests in flight finish, close sockets
+with 1001, commit what is queued, close the database)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
 from tidings.api import http
 from tidings.api.dispatcher import Dispatcher
+from tidings.codecs import SUBPROTOCOLS
 from tidings.config import Settings
 from tidings.services.container import Services
-from tidings.transport.edge import allow_cors, edge_middleware
+from tidings.transport.connection import CLOSE_FORBIDDEN, CLOSE_GOING_AWAY, Connection
+from tidings.transport.edge import allow_cors, edge_middleware, is_blocked, networks
 from tidings.transport.ratelimit import AddressLimits
-from tidings.transport.ws import CLOSE_GOING_AWAY, WsConnection
+from tidings.transport.tcp import CLOSE_TIMEOUT as TCP_CLOSE_TIMEOUT
+from tidings.transport.tcp import TcpConnection
+from tidings.transport.ws import WsConnection
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +35,9 @@ class Node:
         self.settings = settings
         self.services = services
         self.dispatcher = dispatcher
-        self.connections: set[WsConnection] = set()
+        self.connections: set[Connection] = set()
+        self._tcp_handlers: set[asyncio.Task[Any]] = set()  # asyncio.start_server's tasks
+        self._blocked = networks(settings.blocked_networks)
         self.ready = False
         self._background: set[asyncio.Task[Any]] = set()
         self.address_limits = AddressLimits(settings.rate_limit_per_address_per_second,
@@ -55,19 +62,40 @@ class Node:
             raise web.HTTPServiceUnavailable(text="shutting down")
         # aiohttp closes with 1009 beyond max_msg_size; frames between the limit and
         # this ceiling get a TOO_LARGE error and the connection stays open.
+        # The subprotocol picks the codec: tidings.msgpack, else JSON.
         ws = web.WebSocketResponse(max_msg_size=self.settings.max_frame_bytes * 4,
-                                   heartbeat=30.0, compress=False, decode_text=False)
+                                   heartbeat=30.0, compress=False, decode_text=False,
+                                   protocols=SUBPROTOCOLS)
         await ws.prepare(request)
-        conn = WsConnection(self, ws, request.remote)
+        await self._serve(WsConnection(self, ws, request.remote))
+        return ws
+
+    async def handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                         ) -> None:
+        """One TCP client (``asyncio.start_server``); see ``transport.tcp``."""
+        peer = writer.get_extra_info("peername")
+        remote = str(peer[0]) if isinstance(peer, tuple) and peer else None
+        conn = TcpConnection(self, reader, writer, remote)
+        task = asyncio.current_task()
+        if task is not None:  # aiohttp waits for its WebSocket handlers; TCP ones are ours
+            self._tcp_handlers.add(task)
+            task.add_done_callback(self._tcp_handlers.discard)
+        if not self.ready or is_blocked(remote, self._blocked):
+            # Told why in a close frame, as a WebSocket client would be by its status.
+            conn.close_soon(CLOSE_GOING_AWAY if not self.ready else CLOSE_FORBIDDEN,
+                            "shutting down" if not self.ready
+                            else "connections from your network are not accepted")
+        await self._serve(conn)
+
+    async def _serve(self, conn: Connection) -> None:
         self.connections.add(conn)
-        gauge = CONNECTIONS.labels("ws")
+        gauge = CONNECTIONS.labels(conn.transport)
         gauge.inc()
         try:
             await conn.run()
         finally:
             gauge.dec()
             self.connections.discard(conn)
-        return ws
 
     async def handle_health(self, request: web.Request) -> web.Response:
         if not self.ready:
@@ -103,3 +131,5 @@ class Node:
             conn.close_soon(CLOSE_GOING_AWAY, "server shutting down")
         if self._background:
             await asyncio.gather(*tuple(self._background), return_exceptions=True)
+        if self._tcp_handlers:  # their sockets are closed: they only clean up now
+            await asyncio.wait(tuple(self._tcp_handlers), timeout=TCP_CLOSE_TIMEOUT)

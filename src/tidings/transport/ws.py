@@ -1,236 +1,45 @@
-"""The WebSocket transport: one ``WsConnection`` per socket.
-
-States: ``connected`` (only auth.* allowed, handled one at a time so that a
-pipelined request after login already runs authenticated) → ``ready``
-(requests run concurrently, up to ``max_inflight_requests``; reading pauses
-beyond that, which is the backpressure) → ``closing``. A revoked device passes
-through ``revoked`` first: no new request runs and no new push is queued, but
-the requests in flight finish (up to ``revoke_grace_seconds``) and what they
-and the ``device.revoked`` update owe the device is written before close 4001,
-so a device that revokes itself still gets its result.
-
-Outgoing frames (results and pushes) go through one queue per connection and
-one writer task. A device whose queue exceeds ``max_pending_pushes`` frames or
-``max_pending_push_bytes`` bytes is disconnected (close code 4008) and catches
-up by pts when it reconnects: holding unbounded memory for a slow reader would
-endanger every other user. Both bounds are needed: coalesced sends arrive as
-few, big frames.
-"""
+"""The WebSocket framing: one message per frame, text for JSON and binary
+for MessagePack (subprotocol ``tidings.msgpack``); the close code travels in
+the WebSocket close frame. Everything else is ``transport.connection``."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import enum
-import logging
-import math
-from collections import deque
 from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
-from prometheus_client import Counter
 
-from tidings.api.dispatcher import error_frame, guess_request_id
-from tidings.errors import ErrorCode, TidingsError
-from tidings.services.auth import Identity
-from tidings.services.login_guard import is_loopback
-from tidings.transport.ratelimit import TokenBucket
+from tidings.codecs import Codec, by_subprotocol
+from tidings.transport.connection import (
+    CLOSE_GOING_AWAY,
+    CLOSE_TOO_SLOW,
+    CLOSE_UNAUTHORIZED,
+    Connection,
+    State,
+)
 
 if TYPE_CHECKING:
     from tidings.transport.server import Node
 
-log = logging.getLogger(__name__)
-
-SLOW_DISCONNECTS = Counter("tidings_slow_consumer_disconnects_total",
-                           "Connections closed because their push queue overflowed")
-
-CLOSE_GOING_AWAY = 1001
-CLOSE_UNAUTHORIZED = 4001
-CLOSE_TOO_SLOW = 4008
+__all__ = ["CLOSE_GOING_AWAY", "CLOSE_TOO_SLOW", "CLOSE_UNAUTHORIZED", "State", "WsConnection"]
 
 
-class State(enum.Enum):
-    CONNECTED = "connected"
-    READY = "ready"
-    REVOKED = "revoked"  # finishing the requests in flight, then close 4001
-    CLOSING = "closing"
+class WsConnection(Connection):
+    transport = "ws"
 
-
-class WsConnection:
-    def __init__(self, node: Node, ws: web.WebSocketResponse, remote: str | None) -> None:
-        settings = node.settings
-        self.node = node
+    def __init__(self, node: Node, ws: web.WebSocketResponse, remote: str | None,
+                 codec: Codec | None = None) -> None:
+        super().__init__(node, remote, codec or by_subprotocol(ws.ws_protocol))
         self.ws = ws
-        self.remote = remote
-        self.user_id: int | None = None
-        self.device_id: int | None = None
-        self.state = State.CONNECTED
-        self._out: deque[bytes] = deque()
-        self._out_ready = asyncio.Event()
-        # Bytes of the frames queued plus the one being written: a frame leaves
-        # the count once the socket took it (send_frame waits for the drain).
-        self._out_bytes = 0
-        self._flushed = asyncio.Event()  # nothing queued, nothing being written
-        self._flushed.set()
-        self._inflight = asyncio.Semaphore(settings.max_inflight_requests)
-        self._tasks: set[asyncio.Task[None]] = set()
-        exempt = settings.rate_limit_exempt_loopback and is_loopback(remote)
-        self._bucket = None if exempt else TokenBucket(
-            settings.rate_limit_per_second, settings.rate_limit_burst,
-            node.services.clock.monotonic)
-        self._writer: asyncio.Task[None] | None = None
+        self._kind = WSMsgType.BINARY if self.codec.binary else WSMsgType.TEXT
 
-    # -- Caller
-    async def authenticate(self, identity: Identity) -> None:
-        if self.user_id is not None:
-            raise TidingsError(ErrorCode.FORBIDDEN, "this connection is already authenticated")
-        hub = self.node.services.hub
-        # Attach before loading the chat list, so a join or leave committed in
-        # between still reaches this device (the hub tracks both while loading).
-        hub.attach(self, identity.user_id, identity.device_id)
-        chats: list[int] = []
-        try:
-            chats = await self.node.services.followed_chats(identity.user_id)
-        except BaseException:
-            hub.detach(self)
-            raise
-        finally:
-            hub.follow(identity.user_id, chats)
-        self.user_id, self.device_id = identity.user_id, identity.device_id
-        self.node.services.presence.attach(self, identity.user_id, identity.device_id)
-        if self.state is State.CONNECTED:  # not if it timed out or was revoked meanwhile
-            self.state = State.READY
+    async def _receive(self) -> bytes | None:
+        msg = await self.ws.receive()
+        if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            return None
+        return msg.data if isinstance(msg.data, bytes) else msg.data.encode()
 
-    # -- Sink
-    def push(self, frame: bytes) -> None:
-        if self.state in (State.CLOSING, State.REVOKED):
-            return
-        settings = self.node.settings
-        # One frame larger than the byte bound is let through when nothing else
-        # waits: a big batch alone does not make a reader slow.
-        if (len(self._out) >= settings.max_pending_pushes or (
-                self._out_bytes and self._out_bytes + len(frame)
-                > settings.max_pending_push_bytes)):
-            SLOW_DISCONNECTS.inc()
-            log.info("closing device %s: %d frames, %d bytes pending", self.device_id,
-                     len(self._out), self._out_bytes)
-            self.close_soon(CLOSE_TOO_SLOW, "too many pending updates; reconnect and catch up")
-            return
-        self._enqueue(frame)
+    async def _write(self, frame: bytes) -> None:
+        await self.ws.send_frame(frame, self._kind)
 
-    def revoke(self) -> None:
-        """Called by the hub after it queued the ``device.revoked`` update."""
-        if self.state in (State.CLOSING, State.REVOKED):
-            return
-        self.state = State.REVOKED
-        self.node.background(asyncio.create_task(self._close_when_answered()))
-
-    async def _close_when_answered(self) -> None:
-        grace = self.node.settings.revoke_grace_seconds
-        try:
-            async with asyncio.timeout(grace):
-                await self.drain()
-                await self._flushed.wait()
-        except TimeoutError:
-            log.info("device %s revoked: closing with requests or frames still pending "
-                     "after %.1f s", self.device_id, grace)
-        self.close_soon(CLOSE_UNAUTHORIZED, "device revoked")
-
-    # -- lifecycle
-    def close_soon(self, code: int, reason: str) -> None:
-        if self.state is State.CLOSING:
-            return
-        self.state = State.CLOSING
-        self._out_bytes -= sum(map(len, self._out))  # the frame being written still counts
-        self._out.clear()
-        task = asyncio.create_task(self.ws.close(code=code, message=reason.encode()))
-        self.node.background(task)
-
-    async def run(self) -> None:
-        self._writer = asyncio.create_task(self._write_loop())
-        timeout = asyncio.get_running_loop().call_later(
-            self.node.settings.auth_timeout_seconds, self._auth_timeout)
-        try:
-            await self._read_loop()
-        finally:
-            timeout.cancel()
-            self.state = State.CLOSING
-            self.node.services.hub.detach(self)
-            self.node.services.presence.detach(self)
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-            self._flushed.set()  # nothing will be written any more
-
-    async def drain(self) -> None:
-        """Wait for the requests in flight (on shutdown, and once revoked)."""
-        if self._tasks:
-            await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
-
-    def _auth_timeout(self) -> None:
-        if self.user_id is None:
-            self.close_soon(CLOSE_UNAUTHORIZED, "authenticate within the auth timeout")
-
-    async def _read_loop(self) -> None:
-        limit = self.node.settings.max_frame_bytes
-        async for msg in self.ws:
-            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-                break
-            if self.state is State.REVOKED:
-                continue  # neither run nor answered: close 4001 follows
-            data: bytes = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
-            if len(data) > limit:
-                self._send(error_frame(None, TidingsError(
-                    ErrorCode.TOO_LARGE, f"frame exceeds {limit} bytes", limit=limit)))
-                continue
-            if self._bucket is not None:
-                wait = self._bucket.take_or_wait() or self.node.address_limits.take_or_wait(
-                    self.remote or "")
-                if wait:
-                    retry_after = max(1, math.ceil(wait))
-                    self._send(error_frame(guess_request_id(data), TidingsError(
-                        ErrorCode.RATE_LIMITED, "too many requests; slow down",
-                        retry_after=retry_after)))
-                    continue
-            if self.state is State.CONNECTED:
-                await self._handle(data, acquired=False)
-                continue
-            await self._inflight.acquire()
-            if self.state is not State.READY:  # revoked or closed while waiting
-                self._inflight.release()
-                continue
-            task = asyncio.create_task(self._handle(data, acquired=True))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _handle(self, data: bytes, *, acquired: bool) -> None:
-        try:
-            self._send(await self.node.dispatcher.dispatch(self, data))
-        finally:
-            if acquired:
-                self._inflight.release()
-
-    def _send(self, frame: bytes) -> None:
-        if self.state is not State.CLOSING:
-            self._enqueue(frame)
-
-    def _enqueue(self, frame: bytes) -> None:
-        self._out.append(frame)
-        self._out_bytes += len(frame)
-        self._flushed.clear()
-        self._out_ready.set()
-
-    async def _write_loop(self) -> None:
-        try:
-            while True:
-                await self._out_ready.wait()
-                self._out_ready.clear()
-                while self._out:
-                    frame = self._out.popleft()
-                    await self.ws.send_frame(frame, WSMsgType.TEXT)
-                    self._out_bytes -= len(frame)
-                self._flushed.set()
-        except (ConnectionError, RuntimeError) as exc:
-            log.debug("writer for device %s stopped: %s", self.device_id, exc)
+    async def _close(self, code: int, reason: str) -> None:
+        await self.ws.close(code=code, message=reason.encode())
