@@ -19,8 +19,9 @@ _REF = "#/components/schemas/{name}"
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "admin": [{"adminToken": []}], "device": [{"deviceToken": []}], "none": []}
 # wire.SAFE_TEXT_PATTERN holds the surrogates themselves, which JSON text in
-# UTF-8 cannot carry; the same class, escaped, reads alike in ECMA and Python.
-_SAFE_TEXT = "^[^\\u0000\\ud800-\\udfff]*$"
+# UTF-8 cannot carry (a JSON string may still escape one, and is refused with
+# 400): the document states the NUL rule only, which every generator can use.
+_SAFE_TEXT = "^[^\\u0000]*$"
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _ID = {"type": "integer", "minimum": 1, "maximum": wire.INT64_MAX}
 
@@ -41,7 +42,8 @@ def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
     """A query value is absent rather than null: drop the null branch."""
     branches = [b for b in schema.get("anyOf", []) if b != {"type": "null"}]
     if len(branches) == 1:
-        rest = {k: v for k, v in schema.items() if k != "anyOf"}
+        rest = {k: v for k, v in schema.items() if k != "anyOf"
+                and not (k == "default" and v is None)}
         return {**branches[0], **rest}
     return schema
 
@@ -72,9 +74,24 @@ def _operation(op: Operation) -> dict[str, Any]:
     elif op.request_body is not None:
         body = {"requestBody": dict(op.request_body)}
     return {"summary": op.summary, "tags": [op.tag],
-            "operationId": _NON_WORD.sub("_", f"{op.method} {op.path}".lower()).strip("_"),
+            "operationId": _operation_id(op),
             "security": _SECURITY[op.auth], "parameters": params, **body,
             "responses": responses}
+
+
+def _operation_id(op: Operation) -> str:
+    return _NON_WORD.sub("_", f"{op.method} {op.path}".lower()).strip("_")
+
+
+def _links(op: Operation, operations: list[Operation]) -> dict[str, Any]:
+    """OpenAPI links from the id an operation creates to the operations that
+    take only that id, so clients (and fuzzers) can follow them."""
+    if op.creates is None:
+        return {}
+    name, pointer = op.creates
+    return {_operation_id(o): {"operationId": _operation_id(o),
+                               "parameters": {name: f"$response.body#{pointer}"}}
+            for o in operations if o.path_params == [name]}
 
 
 def document(operations: list[Operation]) -> dict[str, Any]:
@@ -82,6 +99,9 @@ def document(operations: list[Operation]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
         item = _resolve(_operation(op), found)
+        links = _links(op, operations)
+        if links:
+            item["responses"][str(op.status)]["links"] = links
         paths.setdefault(op.path, {})[op.method.lower()] = item
     _, components = msgspec.json.schema_components(
         sorted(found, key=lambda s: s.__name__), ref_template=_REF)

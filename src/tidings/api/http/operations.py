@@ -50,6 +50,9 @@ class Operation:
     responses: Mapping[str, Any] = field(default_factory=dict)
     request_body: Mapping[str, Any] | None = None
     parameters: tuple[Mapping[str, Any], ...] = ()
+    # An id this operation creates: (path parameter name, JSON pointer into the
+    # result), linked in the document to every operation addressed by it alone.
+    creates: tuple[str, str] | None = None
 
     @property
     def path_params(self) -> list[str]:
@@ -108,7 +111,8 @@ async def parse_body(request: web.Request, struct: type | None, label: str) -> A
 def json_operation(method: str, path: str, summary: str, run: Run, *, tag: str,
                    guard: Guard, auth: Auth, result: type, body: type | None = None,
                    query: type | None = None, status: int = 200,
-                   errors: tuple[int, ...] = ()) -> Operation:
+                   errors: tuple[int, ...] = (), creates: tuple[str, str] | None = None
+                   ) -> Operation:
     label = f"{method} {path}"
     statuses = {401, 404, *errors} | ({400} if body or query else set())
 
@@ -125,7 +129,7 @@ def json_operation(method: str, path: str, summary: str, run: Run, *, tag: str,
             return internal_error()
 
     return Operation(method, path, summary, tag, handle, auth, body, query, result, status,
-                     tuple(sorted(statuses)))
+                     tuple(sorted(statuses)), creates=creates)
 
 
 def mount(operations: list[Operation]) -> list[web.RouteDef]:

@@ -72,7 +72,8 @@ def operations(sv: Services) -> list[Operation]:
 
     return [
         op("POST", "/admin/users", "Create a user (no device: the user signs in later)",
-           create, body=CreateUserBody, result=AdminUser, status=201, errors=(409,)),
+           create, body=CreateUserBody, result=AdminUser, status=201, errors=(409,),
+           creates=("user_id", "/user_id")),
         op("GET", "/admin/users/{user_id}", "A user's account state", get, result=AdminUser),
         *(flag(name, name in ("disable", "ban")) for name in ("disable", "enable", "ban",
                                                              "unban")),
