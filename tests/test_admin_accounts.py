@@ -105,9 +105,12 @@ async def test_operator_creates_disables_and_bans_over_http(admin_settings: Sett
         status, body = await http(s, "POST", url, TOKEN, json={
             "username": "carol", "password": PASSWORD})
         assert (status, body["error"]["code"]) == (409, "USERNAME_TAKEN")
-        status, body = await http(s, "POST", url, TOKEN, json={"username": "x"})
+        status, body = await http(s, "POST", url, TOKEN, json={"username": "xavier"})
         assert (status, body["error"]["code"]) == (400, "INVALID_PARAMS")
         assert "password" in body["error"]["message"]
+        status, body = await http(s, "POST", url, TOKEN, json={
+            "username": "no spaces", "password": PASSWORD})
+        assert (status, body["error"]["data"]["field"]) == (400, "username")
 
         await phone.login("carol", PASSWORD)
         status, listed = await http(s, "GET", f"{url}/{carol}/devices", TOKEN)

@@ -86,12 +86,18 @@ def _operation_id(op: Operation) -> str:
 def _links(op: Operation, operations: list[Operation]) -> dict[str, Any]:
     """OpenAPI links from the id an operation creates to the operations that
     take only that id, so clients (and fuzzers) can follow them."""
-    if op.creates is None:
-        return {}
-    name, pointer = op.creates
-    return {_operation_id(o): {"operationId": _operation_id(o),
-                               "parameters": {name: f"$response.body#{pointer}"}}
-            for o in operations if o.path_params == [name]}
+    links: dict[str, Any] = {}
+    if op.creates is not None:
+        name, pointer = op.creates
+        links = {_operation_id(o): {"operationId": _operation_id(o),
+                                    "parameters": {name: f"$response.body#{pointer}"}}
+                 for o in operations if o.path_params == [name]}
+    for o in operations:
+        fields = op.feeds.get(f"{o.method} {o.path}")
+        if fields:
+            links[_operation_id(o)] = {"operationId": _operation_id(o), "requestBody": {
+                f: f"$response.body#{pointer}" for f, pointer in fields.items()}}
+    return links
 
 
 def document(operations: list[Operation]) -> dict[str, Any]:

@@ -53,6 +53,9 @@ class Operation:
     # An id this operation creates: (path parameter name, JSON pointer into the
     # result), linked in the document to every operation addressed by it alone.
     creates: tuple[str, str] | None = None
+    # Body fields of other operations that this result fills: target
+    # "METHOD /path" -> {field: JSON pointer into the result}.
+    feeds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def path_params(self) -> list[str]:
@@ -111,8 +114,8 @@ async def parse_body(request: web.Request, struct: type | None, label: str) -> A
 def json_operation(method: str, path: str, summary: str, run: Run, *, tag: str,
                    guard: Guard, auth: Auth, result: type, body: type | None = None,
                    query: type | None = None, status: int = 200,
-                   errors: tuple[int, ...] = (), creates: tuple[str, str] | None = None
-                   ) -> Operation:
+                   errors: tuple[int, ...] = (), creates: tuple[str, str] | None = None,
+                   feeds: Mapping[str, Mapping[str, str]] | None = None) -> Operation:
     label = f"{method} {path}"
     statuses = {401, 404, *errors} | ({400} if body or query else set())
 
@@ -129,7 +132,7 @@ def json_operation(method: str, path: str, summary: str, run: Run, *, tag: str,
             return internal_error()
 
     return Operation(method, path, summary, tag, handle, auth, body, query, result, status,
-                     tuple(sorted(statuses)), creates=creates)
+                     tuple(sorted(statuses)), creates=creates, feeds=feeds or {})
 
 
 def mount(operations: list[Operation]) -> list[web.RouteDef]:

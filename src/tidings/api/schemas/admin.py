@@ -65,7 +65,7 @@ class CreateChatBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``POST /admin/chats``: a group or channel owned by ``owner_id``."""
 
     kind: Literal["group", "channel"]
-    title: wire.Text
+    title: Annotated[wire.Text, msgspec.Meta(min_length=1)]
     owner_id: Id
     member_ids: Annotated[list[Id], msgspec.Meta(max_length=1000)] = []
 
@@ -78,7 +78,7 @@ class SendBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``POST /admin/chats/{chat_id}/messages``: as the member ``user_id``, or
     without it a system message (``operator.notice``)."""
 
-    text: wire.Text
+    text: Annotated[wire.Text, msgspec.Meta(min_length=1)]
     user_id: Id | None = None
     local_id: Annotated[wire.Text, msgspec.Meta(min_length=1, max_length=64)] | None = None
 

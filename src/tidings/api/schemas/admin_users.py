@@ -8,15 +8,29 @@ from typing import Annotated
 import msgspec
 
 from tidings import wire
+from tidings.config import Settings
 from tidings.wire import Pts, Text
 
 
 class CreateUserBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """``POST /admin/users``: the rules of ``auth.register`` apply to both."""
+    """``POST /admin/users``: the rules of ``auth.register`` apply to both
+    (``create_user_body`` states them in the schema too)."""
 
     username: Text
     password: Text
     display_name: Annotated[Text, msgspec.Meta(max_length=128)] = ""
+
+
+def create_user_body(settings: Settings) -> type[CreateUserBody]:
+    """``CreateUserBody`` with the configured username and password rules in
+    its schema, so the document says exactly what the server accepts (an
+    operator's API takes the name as given: no surrounding spaces)."""
+    lo, hi = settings.username_min_length, settings.username_max_length
+    username = Annotated[str, msgspec.Meta(pattern=f"^[A-Za-z0-9_.]{{{lo},{hi}}}$")]
+    password = Annotated[Text, msgspec.Meta(min_length=settings.password_min_length,
+                                            max_length=settings.password_max_length)]
+    return type("CreateUserBody", (CreateUserBody,), {
+        "__annotations__": {"username": username, "password": password}})
 
 
 class EntitlementBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

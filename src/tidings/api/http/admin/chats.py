@@ -91,7 +91,8 @@ def operations(sv: Services) -> list[Operation]:
         op("POST", "/admin/chats", "Create a group or channel owned by owner_id, with members "
            "(their add_me privacy does not apply; server-wide bans do)", create,
            body=CreateChatBody, result=ChatResult, status=201, errors=(403,),
-           creates=("chat_id", "/chat/chat_id")),
+           creates=("chat_id", "/chat/chat_id"),
+           feeds={"POST /admin/chats/expire": {"chat_id": "/chat/chat_id"}}),
         op("POST", "/admin/chats/{chat_id}/members",
            "Add members to a group or channel (member.added, by null)", add_members,
            body=AddMembersBody, result=PtsResult, errors=(403,)),

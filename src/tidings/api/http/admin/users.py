@@ -17,6 +17,7 @@ from tidings.api.schemas.admin_users import (
     EntitlementBody,
     EntitlementResult,
     RevokeResult,
+    create_user_body,
 )
 from tidings.services.account_admin import AccountAdmin
 from tidings.services.container import Services
@@ -72,8 +73,9 @@ def operations(sv: Services) -> list[Operation]:
 
     return [
         op("POST", "/admin/users", "Create a user (no device: the user signs in later)",
-           create, body=CreateUserBody, result=AdminUser, status=201, errors=(409,),
-           creates=("user_id", "/user_id")),
+           create, body=create_user_body(sv.settings), result=AdminUser, status=201, errors=(409,),
+           creates=("user_id", "/user_id"),
+           feeds={"POST /admin/chats": {"owner_id": "/user_id"}}),
         op("GET", "/admin/users/{user_id}", "A user's account state", get, result=AdminUser),
         *(flag(name, name in ("disable", "ban")) for name in ("disable", "enable", "ban",
                                                              "unban")),
