@@ -23,8 +23,7 @@ from .helpers import PASSWORD, make_users, send_text
 
 
 def operator(sv: Services) -> OperatorChats:
-    return OperatorChats(sv.db, sv.bus, sv.clock, sv.chats, sv.messages,
-                         sv.settings.max_text_length)
+    return OperatorChats(sv.db, sv.bus, sv.clock, sv.settings, sv.chats, sv.messages)
 
 
 async def chat_updates(sv: Services, user_id: int, chat_id: int, pts: int) -> list[str]:
@@ -35,7 +34,9 @@ async def chat_updates(sv: Services, user_id: int, chat_id: int, pts: int) -> li
 
 async def test_disband_removes_every_member_in_one_transaction(sv: Services) -> None:
     alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    dave, = await make_users(sv, "dave")
     chat = await sv.chats.create(alice, "group", "Team", [bob, carol])
+    invite = await sv.invites.create(alice, chat.chat_id, None, None)
     await send_text(sv, bob, chat.chat_id, "kept forever")
     pts = (await sv.sync.get_state(alice)).chats[str(chat.chat_id)]
     seqs = {u: await seq_of(sv, u) for u in (alice, bob, carol)}
@@ -53,6 +54,7 @@ async def test_disband_removes_every_member_in_one_transaction(sv: Services) -> 
                                                                           None, 50)
     assert "kept forever" in [m.text for m in history] and older is None
     for attempt in (operator(sv).add_members(chat.chat_id, [bob]),
+                    sv.invites.join(dave, invite.invite, ""),
                     operator(sv).disband(chat.chat_id),
                     operator(sv).send_notice(chat.chat_id, "hello?")):
         with pytest.raises(TidingsError) as err:

@@ -15,6 +15,7 @@ from typing import Any
 from tidings import wire
 from tidings.bus.base import Bus
 from tidings.clock import Clock
+from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, forbidden, invalid
@@ -24,20 +25,16 @@ from tidings.services.messages import MessageService, SendRequest
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
 from tidings.store import accounts, chats, groups, updates
 
-# A disbanded group's members leave in one transaction; beyond this many the
-# request is refused rather than holding the writer for long.
-MAX_DISBAND_MEMBERS = 100_000
-
 
 class OperatorChats:
-    def __init__(self, db: Database, bus: Bus, clock: Clock, chats_service: ChatService,
-                 messages: MessageService, max_text: int) -> None:
+    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings,
+                 chats_service: ChatService, messages: MessageService) -> None:
         self._db = db
         self._bus = bus
         self._clock = clock
+        self._settings = settings
         self._chats = chats_service
         self._messages = messages
-        self._max_text = max_text
 
     async def add_members(self, chat_id: int, user_ids: list[int]) -> int:
         """The chat's pts after; members already in are left as they are."""
@@ -54,8 +51,10 @@ class OperatorChats:
                                    "chat", chat_id=chat_id, user_ids=banned)
             return await self._chats.join_txn(txn, chat, new, None, "member.added", current)
 
-        if not 1 <= len(set(user_ids)) <= 1000:
-            raise invalid("user_ids must hold 1 to 1000 ids", field="user_ids")
+        limit = self._settings.max_user_ids_per_call
+        if not 1 <= len(set(user_ids)) <= limit:
+            raise invalid(f"user_ids must hold 1 to {limit} ids", field="user_ids",
+                          limit=limit)
         return await self._db.write("admin_add_members", add_txn)
 
     async def send_as(self, chat_id: int, user_id: int, text: str, local_id: str | None
@@ -69,8 +68,9 @@ class OperatorChats:
     async def send_notice(self, chat_id: int, text: str) -> wire.Message:
         """A system message (``system.action: "operator.notice"``, ``text``)."""
         text = text.strip()
-        if not 1 <= len(text) <= self._max_text:
-            raise invalid(f"text must be 1 to {self._max_text} characters", field="text")
+        limit = self._settings.max_text_length
+        if not 1 <= len(text) <= limit:
+            raise invalid(f"text must be 1 to {limit} characters", field="text", limit=limit)
 
         async def notice_txn(txn: Txn) -> wire.Message:
             chat = await self._chat_txn(txn, chat_id)
@@ -86,14 +86,14 @@ class OperatorChats:
 
     async def disband(self, chat_id: int) -> tuple[int, list[int]]:
         """Remove every member of a group or channel and mark it disbanded; the
-        history stays (operators read it). Returns the pts and the users removed."""
+        history stays (operators read it). Returns the pts and the users removed.
+        One transaction whatever the size: a chat holds at most
+        ``max_group_members``, which bounds it."""
         async def disband_txn(txn: Txn) -> tuple[int, list[int]]:
-            await self._group_txn(txn, chat_id)
+            chat = await self._group_txn(txn, chat_id)
+            # Every active member (the bound only keeps the read finite).
             members = [m.user_id for m in await chats.active_members_txn(
-                txn, chat_id, MAX_DISBAND_MEMBERS + 1)]
-            if len(members) > MAX_DISBAND_MEMBERS:
-                raise forbidden(f"a group of more than {MAX_DISBAND_MEMBERS} members "
-                                "cannot be disbanded at once", limit=MAX_DISBAND_MEMBERS)
+                txn, chat_id, max(self._settings.max_group_members, chat.member_count))]
             now = self._clock.now()
             await accounts.set_disbanded_txn(txn, chat_id, now)
             # The system message first, so every member sees it before leaving.

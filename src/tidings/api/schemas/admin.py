@@ -67,11 +67,11 @@ class CreateChatBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kind: Literal["group", "channel"]
     title: Annotated[wire.Text, msgspec.Meta(min_length=1)]
     owner_id: Id
-    member_ids: Annotated[list[Id], msgspec.Meta(max_length=1000)] = []
+    member_ids: list[Id] = []  # at most max_user_ids_per_call
 
 
 class AddMembersBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    user_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=1000)]
+    user_ids: Annotated[list[Id], msgspec.Meta(min_length=1)]  # ≤ max_user_ids_per_call
 
 
 class SendBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

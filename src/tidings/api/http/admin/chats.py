@@ -34,8 +34,7 @@ from tidings.services.operator_chats import OperatorChats
 
 def operations(sv: Services) -> list[Operation]:
     admin = ChatAdmin(sv.db, sv.chats, sv.clock)
-    operator = OperatorChats(sv.db, sv.bus, sv.clock, sv.chats, sv.messages,
-                             sv.settings.max_text_length)
+    operator = OperatorChats(sv.db, sv.bus, sv.clock, sv.settings, sv.chats, sv.messages)
     op = partial(json_operation, tag=TAG, guard=admin_guard(sv), auth="admin")
 
     async def set_expire(call: Call) -> SetExpireResult:
