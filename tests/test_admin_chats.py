@@ -143,3 +143,7 @@ async def test_operator_chat_api_over_http(admin_settings: Settings) -> None:
         assert (status, body["error"]["code"]) == (403, "CHAT_DISBANDED")
         status, body = await http(s, "POST", f"{url}/999999/disband", TOKEN)
         assert (status, body["error"]["code"]) == (404, "CHAT_NOT_FOUND")
+        for query, field in (("kind=null", "kind"), ("limit=2&limit=3", "limit"),
+                             ("cursor=x", "cursor")):
+            status, body = await http(s, "GET", f"{url}?{query}", TOKEN)
+            assert (status, body["error"]["data"]["field"]) == (400, field), query

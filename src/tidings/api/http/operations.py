@@ -88,12 +88,24 @@ def path_ids(request: web.Request) -> dict[str, int]:
 
 
 def parse_query(request: web.Request, struct: type | None, label: str) -> Any:
+    """The query string as ``struct``. Each parameter at most once, and with a
+    value: the lenient conversion (query values are strings) would read
+    "null" as absent, which the document does not allow."""
     if struct is None:
         return None
+    names = list(request.query)
+    for name in names:
+        if names.count(name) > 1:
+            raise invalid(f"{label}: {name}: give it once", field=name)
     try:
-        return msgspec.convert(dict(request.query), struct, strict=False)
+        value: Any = msgspec.convert(dict(request.query), struct, strict=False)
     except msgspec.ValidationError as exc:
         raise params_error(label, exc) from None
+    for name in names:
+        if getattr(value, name, "") is None:
+            raise invalid(f"{label}: {name}: give a value, or leave the parameter out",
+                          field=name)
+    return value
 
 
 async def parse_body(request: web.Request, struct: type | None, label: str) -> Any:
