@@ -93,9 +93,9 @@ def parse_query(request: web.Request, struct: type | None, label: str) -> Any:
     "null" as absent, which the document does not allow."""
     if struct is None:
         return None
-    names = list(request.query)
-    for name in names:
-        if names.count(name) > 1:
+    names = set(request.query.keys())
+    for name in sorted(names):
+        if len(request.query.getall(name)) > 1:
             raise invalid(f"{label}: {name}: give it once", field=name)
     try:
         value: Any = msgspec.convert(dict(request.query), struct, strict=False)
