@@ -86,6 +86,17 @@ async def test_operator_adds_members_and_sends_notices(sv: Services) -> None:
     assert err.value.code is ErrorCode.FORBIDDEN
 
 
+async def test_operator_creates_a_chat_as_chat_create_does(sv: Services) -> None:
+    alice, bob = await make_users(sv, "alice", "bob")
+    await sv.privacy.update(bob, {"add_me": "contacts"})  # an operator is not refused
+    seq = await seq_of(sv, bob)
+    chat = await sv.chats.create_by_operator(alice, "group", "Ops", [bob])
+    assert (chat.creator_id, chat.member_count) == (alice, 2)
+    assert await chat_updates(sv, alice, chat.chat_id, 0) == [
+        "chat.created", "member.joined", "member.joined", "message.new:chat.created"]
+    assert [u["kind"] for u in await user_updates(sv, bob, seq)] == ["chat.joined"]
+
+
 # -- over the wire -------------------------------------------------------------------------
 
 @pytest.fixture
