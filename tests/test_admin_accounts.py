@@ -143,3 +143,17 @@ async def test_operator_creates_disables_and_bans_over_http(admin_settings: Sett
             assert status == 404, (path, body)
         status, body = await http(s, "DELETE", f"{url}/{carol}/devices/424242", TOKEN)
         assert (status, body["error"]["code"]) == (404, "NOT_FOUND")
+
+        media = f"{base(srv)}/admin/media-whitelist"
+        status, body = await http(s, "PUT", f"{media}/users/{carol}", TOKEN)
+        assert (status, body["whitelisted"]) == (200, True)
+        status, body = await http(s, "GET", media, TOKEN)
+        assert body == {"chat_ids": [], "user_ids": [carol]}
+        status, body = await http(s, "DELETE", f"{media}/users/{carol}", TOKEN)
+        assert (status, body["whitelisted"]) == (200, False)
+        assert (await http(s, "GET", media, TOKEN))[1]["user_ids"] == []
+        status, body = await http(s, "PUT", f"{media}/chats/999999", TOKEN)
+        assert (status, body["error"]["code"]) == (404, "CHAT_NOT_FOUND")
+        status, report = await http(s, "GET", f"{base(srv)}/admin/storage-report?top=5",
+                                    TOKEN)
+        assert status == 200 and set(report["expiring"]) == {"7d", "30d"}
