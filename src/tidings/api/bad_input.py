@@ -23,7 +23,9 @@ from tidings.errors import ErrorCode, TidingsError
 # msgspec ends a validation message with the path of the offending value.
 _AT_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _AT_KEY = re.compile(r" - at `key` in `\$(?P<path>[^`]*)`$")
-_PATTERN_FAILURE = re.compile(r"Expected `str` matching regex .*")
+# Only wire.Text's pattern (NUL and surrogates) is reworded; other patterns
+# (an operator's username rule) say what they expect as they are.
+_PATTERN_FAILURE = re.compile(r"Expected `str` matching regex '\^\[\^\\x00.*")
 _UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(?P<name>[^`]*)`")
 
 

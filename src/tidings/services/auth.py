@@ -21,7 +21,7 @@ from tidings.errors import ErrorCode, TidingsError, invalid
 from tidings.services.credentials import Passwords, Tokens
 from tidings.services.login_guard import LoginGuard, Outcome
 from tidings.services.user_terms import terms_of
-from tidings.store import profiles, users
+from tidings.store import accounts, profiles, users
 
 _USERNAME = re.compile(r"^[a-z0-9_.]+$")
 
@@ -30,6 +30,15 @@ class Identity(msgspec.Struct, frozen=True):
     user_id: int
     device_id: int
     token: str | None = None
+
+
+async def check_account_txn(txn: Txn, user_id: int) -> None:
+    """``USER_BANNED`` / ``USER_DISABLED`` for an account an operator closed."""
+    state = await accounts.state_txn(txn, user_id)
+    if state is not None and state.banned_at is not None:
+        raise TidingsError(ErrorCode.USER_BANNED, "this account was banned by an operator")
+    if state is not None and state.disabled_at is not None:
+        raise TidingsError(ErrorCode.USER_DISABLED, "this account was disabled by an operator")
 
 
 class AuthService:
@@ -69,29 +78,44 @@ class AuthService:
 
     async def register(self, username: str, password: str, device_name: str | None
                        ) -> Identity:
+        now = self._clock.now()
+        user_id, device_id = await self._create(username, password, "", device_name or "")
+        assert device_id is not None
+        return Identity(user_id, device_id, self._tokens.issue(user_id, device_id, now))
+
+    async def create_account(self, username: str, password: str, display_name: str) -> int:
+        """An operator creates an account (no device: the user signs in later)."""
+        user_id, _ = await self._create(username, password, display_name, None)
+        return user_id
+
+    async def _create(self, username: str, password: str, display_name: str,
+                      device_name: str | None) -> tuple[int, int | None]:
+        """A new user, and a device unless ``device_name`` is None."""
         name = self.check_username(username)
         self.check_password(password)
         async with self._hashing:
             password_hash = await self._passwords.hash(password)
         now = self._clock.now()
 
-        async def register_txn(txn: Txn) -> tuple[int, int]:
+        async def register_txn(txn: Txn) -> tuple[int, int | None]:
             if await users.get_user_by_name_txn(txn, name) is not None:
                 raise TidingsError(ErrorCode.USERNAME_TAKEN, f"username {name!r} is taken")
             user_id = await users.insert_user_txn(txn, name, password_hash, now)
-            await profiles.set_terms_txn(txn, user_id, terms_of(name, ""))
-            device_id = await users.insert_device_txn(
+            if display_name:
+                await accounts.set_display_name_txn(txn, user_id, display_name)
+            await profiles.set_terms_txn(txn, user_id, terms_of(name, display_name))
+            if device_name is None:
+                return user_id, None
+            return user_id, await users.insert_device_txn(
                 txn, user_id, self._device_name(device_name), now)
-            return user_id, device_id
 
         try:
-            user_id, device_id = await self._db.write("register", register_txn)
+            return await self._db.write("register", register_txn)
         except Exception as exc:
             if self._db.engine.is_unique_violation(exc):
                 raise TidingsError(ErrorCode.USERNAME_TAKEN,
                                    f"username {name!r} is taken") from exc
             raise
-        return Identity(user_id, device_id, self._tokens.issue(user_id, device_id, now))
 
     async def login(self, username: str, password: str, device_name: str | None, *,
                     address: str | None = None) -> Identity:
@@ -116,6 +140,7 @@ class AuthService:
         now = self._clock.now()
 
         async def device_txn(txn: Txn) -> int:
+            await check_account_txn(txn, user.user_id)
             return await users.insert_device_txn(txn, user.user_id,
                                                  self._device_name(device_name), now)
 
@@ -136,6 +161,7 @@ class AuthService:
             device = await users.get_device_txn(txn, device_id)
             if device is None or device.user_id != user_id or device.revoked_at is not None:
                 return False
+            await check_account_txn(txn, user_id)
             await users.touch_device_txn(txn, device_id, now)
             return True
 

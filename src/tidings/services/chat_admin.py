@@ -1,8 +1,11 @@
-"""What operators do to chats (the ``/admin/*`` HTTP API): set any chat's
-expiry, including a direct chat named by its two users (created if missing, as
-seed 004's person channel), and list chats with their expiry."""
+"""What operators read and set on chats (the ``/admin/*`` HTTP API): set any
+chat's expiry, including a direct chat named by its two users (created if
+missing, as seed 004's person channel), list chats with their expiry, read any
+chat's history (a disbanded group's too) and the recall audit."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from tidings import wire
 from tidings.clock import Clock
@@ -11,7 +14,7 @@ from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, invalid
 from tidings.services import access
 from tidings.services.chats import ChatService
-from tidings.store import chat_admin, chats, users
+from tidings.store import accounts, chat_admin, chats, messages, users
 
 
 def _expired(chat: wire.Chat, now: int) -> bool:
@@ -69,6 +72,31 @@ class ChatAdmin:
                 page[-1] if len(ids) > limit else None)
 
         return await self._db.read("admin_list_chats", list_txn)
+
+    async def messages(self, chat_id: int, before: int | None, limit: int
+                       ) -> tuple[list[wire.Message], int | None]:
+        """A page of the live history, whoever is a member; and the ``before`` of
+        the older page (None: this page starts at the chat's first message)."""
+        async def history_txn(txn: Txn) -> tuple[list[wire.Message], int | None]:
+            if await chats.get_chat_txn(txn, chat_id) is None:
+                raise access.chat_missing(chat_id)
+            page = await messages.newest_before_txn(txn, chat_id, 0, before or wire.INT64_MAX,
+                                                    limit + 1)
+            return page[-limit:], page[1].msg_id if len(page) > limit else None
+
+        return await self._db.read("admin_chat_messages", history_txn)
+
+    async def recall_audit(self, chat_id: int | None, cursor: tuple[int, int], limit: int
+                           ) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
+        """Recalled messages' original content (kept when ``recall_audit`` is on),
+        by chat and msg_id; and the key after which the next page starts."""
+        async def audit_txn(txn: Txn) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
+            rows = await accounts.recall_audit_page_txn(txn, chat_id, cursor, limit + 1)
+            page = rows[:limit]
+            last = (page[-1]["chat_id"], page[-1]["msg_id"]) if len(rows) > limit else None
+            return page, last
+
+        return await self._db.read("admin_recall_audit", audit_txn)
 
     async def _require_users(self, *user_ids: int) -> None:
         async def users_txn(txn: Txn) -> set[int]:

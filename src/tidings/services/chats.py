@@ -18,7 +18,7 @@ from tidings.services import access, permissions, privacy, system_messages
 from tidings.services.members import members_page_txn
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
 from tidings.services.pins import visible_pins_txn
-from tidings.store import chats, groups, jobs, updates, users
+from tidings.store import accounts, chats, groups, jobs, updates, users
 from tidings.store import reads as read_store
 
 EXPIRY_JOB = "chat_expiry"
@@ -91,6 +91,27 @@ class ChatService:
 
         return await self._db.write("create_chat", create_txn)
 
+    async def create_by_operator(self, owner_id: int, kind: str, title: str,
+                                 member_ids: list[int]) -> wire.Chat:
+        """As ``create`` for ``owner_id``, but an operator's: the members' ``add_me``
+        privacy does not apply (bans by an operator still do)."""
+        if kind not in ("group", "channel"):
+            raise invalid("kind must be 'group' or 'channel'", field="kind")
+        title = title.strip()
+        if not 1 <= len(title) <= self._settings.max_title_length:
+            raise invalid(f"title must be 1 to {self._settings.max_title_length} characters",
+                          field="title")
+        others = sorted(set(member_ids) - {owner_id})
+        self._check_batch(others, 0)
+        roles = {owner_id: "owner", **{u: "member" for u in others}}
+
+        async def create_txn(txn: Txn) -> wire.Chat:
+            await self._require_users_txn(txn, [owner_id, *others])
+            return await self._create_txn(txn, kind, title, owner_id, None,
+                                          [owner_id, *others], roles)
+
+        return await self._db.write("admin_create_chat", create_txn)
+
     async def _create_txn(self, txn: Txn, kind: str, title: str, creator_id: int | None,
                           direct_key: str | None, member_ids: list[int], roles: dict[int, str]
                           ) -> wire.Chat:
@@ -151,6 +172,9 @@ class ChatService:
         ``member.joined`` updates, the system message and a ``chat.joined`` user
         update each. Returns the chat's pts after. Callers checked who may."""
         chat_id = chat.chat_id
+        if await accounts.disbanded_at_txn(txn, chat_id) is not None:
+            raise TidingsError(ErrorCode.CHAT_DISBANDED, f"chat {chat_id} was disbanded",
+                               chat_id=chat_id)
         if current is None:
             current = await chats.get_members_txn(txn, chat_id, new)
         if chat.member_count + len(new) > self._settings.max_group_members:
@@ -341,12 +365,21 @@ class ChatService:
                                ) -> tuple[chats.ChatRow, chats.MemberRow]:
         return await access.load_membership_txn(txn, chat_id, user_id, active=True)
 
+    async def require_users_txn(self, txn: Txn, user_ids: list[int]) -> None:
+        """``USER_NOT_FOUND`` unless every user exists; ``USER_BANNED`` for one
+        an operator banned (who may not join chats)."""
+        await self._require_users_txn(txn, user_ids)
+
     async def _require_users_txn(self, txn: Txn, user_ids: list[int]) -> None:
         found = {u.user_id for u in await users.get_users_txn(txn, user_ids)}
         missing = sorted(set(user_ids) - found)
         if missing:
             raise TidingsError(ErrorCode.USER_NOT_FOUND, f"no user {missing[0]}",
                                user_ids=missing)
+        banned = await accounts.banned_among_txn(txn, user_ids)
+        if banned:
+            raise TidingsError(ErrorCode.USER_BANNED, f"user {banned[0]} was banned by an "
+                               "operator", user_ids=banned)
 
     def _check_batch(self, user_ids: list[int], minimum: int) -> None:
         limit = self._settings.max_user_ids_per_call

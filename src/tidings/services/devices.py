@@ -52,14 +52,20 @@ class DeviceService:
 
     async def _revoke(self, user_id: int, choose: Callable[[list[int]], list[int]]
                       ) -> list[int]:
-        now = self._clock.now()
-
         async def revoke_txn(txn: Txn) -> list[int]:
-            active = [d.device_id for d in await users.list_devices_txn(txn, user_id)]
-            revoked = await users.revoke_devices_txn(txn, user_id, choose(active), now)
-            ups = [await updates.append_user_update_txn(txn, user_id, now, "device.revoked",
-                                                        {"device_id": d}) for d in revoked]
-            publish_user_on_commit(txn, self._bus, user_id, ups, close_devices=revoked)
-            return revoked
+            return await self.revoke_txn(txn, user_id, choose)
 
         return await self._db.write("revoke_devices", revoke_txn)
+
+    async def revoke_txn(self, txn: Txn, user_id: int,
+                         choose: Callable[[list[int]], list[int]] = lambda ids: ids
+                         ) -> list[int]:
+        """Revoke the chosen active devices (all by default), each with its
+        ``device.revoked`` update; their connections close after commit."""
+        now = self._clock.now()
+        active = [d.device_id for d in await users.list_devices_txn(txn, user_id)]
+        revoked = await users.revoke_devices_txn(txn, user_id, choose(active), now)
+        ups = [await updates.append_user_update_txn(txn, user_id, now, "device.revoked",
+                                                    {"device_id": d}) for d in revoked]
+        publish_user_on_commit(txn, self._bus, user_id, ups, close_devices=revoked)
+        return revoked

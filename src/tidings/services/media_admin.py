@@ -20,7 +20,7 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, invalid
 from tidings.services.media import REEVALUATE_JOB, reevaluate_key
-from tidings.store import chat_media, chats, files, media_stats
+from tidings.store import accounts, chat_media, chats, files, media_stats
 from tidings.store import jobs as job_store
 
 DAY = 86400
@@ -165,6 +165,13 @@ class MediaAdmin:
 
         return await self._db.write(f"media_whitelist_{target}",
                                     chat_txn if target == "chat" else user_txn)
+
+    async def whitelist(self) -> tuple[list[int], list[int]]:
+        """The whitelisted chat ids and user ids, ascending."""
+        async def read_txn(txn: Txn) -> tuple[list[int], list[int]]:
+            return await accounts.whitelist_txn(txn)
+
+        return await self._db.read("media_whitelist", read_txn)
 
     async def _reevaluate_uploader_txn(self, txn: Txn, user_id: int) -> list[int]:
         homes = await media_stats.home_chats_of_uploader_txn(txn, user_id)

@@ -22,7 +22,7 @@ Action = Literal[
     "chat.created", "member.added", "member.removed", "member.left", "title.changed",
     "ttl.changed", "expiry.set", "chat.expired", "message.pinned", "history.cleared",
     "storage.changed", "member.joined", "member.banned", "role.changed", "info.changed",
-    "mute_all.changed",
+    "mute_all.changed", "chat.disbanded", "operator.notice",
 ]
 
 

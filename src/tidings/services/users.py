@@ -19,8 +19,8 @@ from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, invalid
 from tidings.services import privacy
 from tidings.services.user_terms import MAX_TERM, fold
+from tidings.store import accounts, profiles
 from tidings.store import privacy as privacy_store
-from tidings.store import profiles
 
 DEFAULT_SEARCH_LIMIT = 20
 
@@ -72,6 +72,8 @@ class UserService:
 
     async def _findable_txn(self, txn: Txn, caller: int, user: wire.User | None
                             ) -> wire.User | None:
+        if user is not None and await accounts.banned_among_txn(txn, [user.user_id]):
+            return None  # a banned user cannot be found
         if user is not None and user.user_id != caller:
             await privacy.check_reach_txn(txn, caller, [user.user_id], "find_me")
         return user

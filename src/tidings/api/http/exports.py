@@ -19,9 +19,12 @@ from aiohttp import hdrs, web
 
 from tidings import wire
 from tidings.api.http.common import authenticate, error_response, internal_error, json_response
+from tidings.api.http.openapi_parts import error_responses, json_content
+from tidings.api.http.operations import Operation
 from tidings.errors import ErrorCode, TidingsError
 from tidings.services.container import Services
 from tidings.services.exports import Download as ExportFile
+from tidings.services.exports import ExportStatus
 
 log = logging.getLogger(__name__)
 
@@ -61,3 +64,17 @@ class Download:
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": _CSP,
         })
+
+
+def operations(sv: Services) -> list[Operation]:
+    job_id = {"name": "job_id", "in": "path", "required": True,
+              "schema": {"type": "integer", "minimum": 1, "maximum": wire.INT64_MAX}}
+    file = {"schema": {"type": "string", "format": "binary"}}
+    return [Operation(
+        "GET", "/exports/{job_id}", "Download a finished export, as its requester", "exports",
+        Download(sv), auth="device", parameters=(job_id,),
+        responses={"200": {"description": "the export file (attachment)", "content": {
+                       "application/x-ndjson": file, "text/html": file}},
+                   "202": {**json_content(ExportStatus, "queued or running"),
+                           "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
+                   **error_responses(401, 404)})]

@@ -17,12 +17,16 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiohttp import web
 
 from tidings import wire
 from tidings.api.http import transfer
 from tidings.api.http.common import authenticate, error_response, internal_error, json_response
+from tidings.api.http.openapi_parts import error_responses, json_content
+from tidings.api.http.operations import Operation
+from tidings.api.schemas.http_routes import FilePlaceholder, UploadResult
 from tidings.errors import ErrorCode, TidingsError
 from tidings.services.container import Services
 from tidings.services.files import Download, Placeholder
@@ -99,9 +103,42 @@ class Fetch:
             return internal_error()
 
 
-def routes(sv: Services) -> list[web.RouteDef]:
+_BYTES = {"schema": {"type": "string", "format": "binary"}}
+
+
+def _fetch_responses(what: str) -> dict[str, Any]:
+    headers = {"ETag": {"schema": {"type": "string"}}}
+    return {
+        "200": {"description": what, "headers": headers, "content": {"*/*": _BYTES}},
+        "206": {"description": "the byte range asked for with Range", "content": {
+            "*/*": _BYTES}},
+        "304": {"description": "not modified (If-None-Match matched the ETag)"},
+        "410": json_content(FilePlaceholder, "expired (MEDIA_EXPIRED, still renewable) or "
+                            "deleted (MEDIA_GONE): the placeholder instead of the bytes"),
+        **error_responses(401, 404, 416),
+    }
+
+
+def operations(sv: Services) -> list[Operation]:
+    file_id = {"name": "file_id", "in": "path", "required": True,
+               "schema": {"type": "integer", "minimum": 1, "maximum": wire.INT64_MAX}}
     return [
-        web.post("/files", Upload(sv)),
-        web.get("/files/{file_id}", Fetch(sv, thumbnail=False)),
-        web.get("/files/{file_id}/thumbnail", Fetch(sv, thumbnail=True)),
+        Operation(
+            "POST", "/files", "Upload a file: the raw bytes as the body", "files",
+            Upload(sv), auth="device",
+            parameters=(
+                {"name": "kind", "in": "query", "required": True,
+                 "schema": {"type": "string", "enum": ["image", "video", "audio", "file"]}},
+                {"name": "name", "in": "query", "required": True,
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 255}}),
+            request_body={"required": True, "content": {"application/octet-stream": _BYTES}},
+            responses={"201": json_content(UploadResult, "the stored file"),
+                       **error_responses(400, 401, 403, 413, 415)}),
+        Operation("GET", "/files/{file_id}", "Download a file (Range supported) as its "
+                  "uploader or a member who can see a message showing it", "files",
+                  Fetch(sv, thumbnail=False), auth="device", parameters=(file_id,),
+                  responses=_fetch_responses("the file's bytes")),
+        Operation("GET", "/files/{file_id}/thumbnail", "An image's thumbnail (WebP)", "files",
+                  Fetch(sv, thumbnail=True), auth="device", parameters=(file_id,),
+                  responses=_fetch_responses("the thumbnail's bytes")),
     ]

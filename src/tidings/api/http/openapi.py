@@ -1,91 +1,125 @@
-"""``GET /openapi.json``: an OpenAPI 3.1 document of the HTTP routes, its
-schemas generated from the msgspec structs that validate them, so the
-document cannot drift from what the server accepts."""
+"""``GET /openapi.json``: an OpenAPI 3.1 document of every HTTP operation,
+built from the operation table (``api.http.operations``) with schemas
+generated from the msgspec structs that validate requests and shape answers,
+so the document cannot drift from what the server accepts."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
-from aiohttp import web
 
 import tidings
-from tidings.api.http.common import json_response
-from tidings.api.schemas.admin import (
-    ChatPage,
-    ErrorBody,
-    ListChatsQuery,
-    SetExpireBody,
-    SetExpireResult,
-)
+from tidings import wire
+from tidings.api.http.openapi_parts import Schema, error_responses, json_content
+from tidings.api.http.operations import Operation
 
 _REF = "#/components/schemas/{name}"
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "admin": [{"adminToken": []}], "device": [{"deviceToken": []}], "none": []}
+# wire.SAFE_TEXT_PATTERN holds the surrogates themselves, which JSON text in
+# UTF-8 cannot carry (a JSON string may still escape one, and is refused with
+# 400): the document states the NUL rule only, which every generator can use.
+_SAFE_TEXT = "^[^\\u0000]*$"
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_ID = {"type": "integer", "minimum": 1, "maximum": wire.INT64_MAX}
 
 
-def _ref(struct: type) -> dict[str, str]:
-    return {"$ref": _REF.format(name=struct.__name__)}
+def _resolve(value: Any, found: set[type]) -> Any:
+    """Replace every ``Schema`` marker by its ``$ref``, collecting the structs."""
+    if isinstance(value, Schema):
+        found.add(value.struct)
+        return {"$ref": _REF.format(name=value.struct.__name__)}
+    if isinstance(value, dict):
+        return {k: _resolve(v, found) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_resolve(v, found) for v in value]
+    return _SAFE_TEXT if value == wire.SAFE_TEXT_PATTERN else value
 
 
-def _json(struct: type, description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": _ref(struct)}}}
-
-
-def _errors(*statuses: int) -> dict[str, Any]:
-    what = {400: "bad input (INVALID_PARAMS, data.field names it)",
-            401: "a missing or wrong bearer token (UNAUTHORIZED)",
-            404: "no admin token configured, or no such chat/user/export (*_NOT_FOUND)"}
-    return {str(s): _json(ErrorBody, what[s]) for s in statuses}
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query value is absent rather than null: drop the null branch."""
+    branches = [b for b in schema.get("anyOf", []) if b != {"type": "null"}]
+    if len(branches) == 1:
+        rest = {k: v for k, v in schema.items() if k != "anyOf"
+                and not (k == "default" and v is None)}
+        return {**branches[0], **rest}
+    return schema
 
 
 def _query_parameters(struct: type) -> list[dict[str, Any]]:
     _, components = msgspec.json.schema_components([struct], ref_template=_REF)
-    props = components[struct.__name__]["properties"]
-    return [{"name": name, "in": "query", "required": False, "schema": prop}
-            for name, prop in props.items()]
+    own = _resolve(components[struct.__name__], set())
+    required = set(own.get("required", []))
+    return [{"name": name, "in": "query", "required": name in required,
+             "schema": _not_null(prop)} for name, prop in own["properties"].items()]
 
 
-def document() -> dict[str, Any]:
+def _operation(op: Operation) -> dict[str, Any]:
+    params: list[Any] = [{"name": n, "in": "path", "required": True, "schema": _ID}
+                         for n in op.path_params if all(p["name"] != n for p in op.parameters)]
+    params += list(op.parameters)
+    if op.query is not None:
+        params += _query_parameters(op.query)
+    responses: dict[str, Any] = {}
+    if op.result is not None:
+        responses[str(op.status)] = json_content(op.result, "success")
+    responses.update(error_responses(*op.errors))
+    responses.update(op.responses)
+    body: dict[str, Any] = {}
+    if op.body is not None:
+        body = {"requestBody": {"required": True, "content": {
+            "application/json": {"schema": Schema(op.body)}}}}
+    elif op.request_body is not None:
+        body = {"requestBody": dict(op.request_body)}
+    return {"summary": op.summary, "tags": [op.tag],
+            "operationId": _operation_id(op),
+            "security": _SECURITY[op.auth], "parameters": params, **body,
+            "responses": responses}
+
+
+def _operation_id(op: Operation) -> str:
+    return _NON_WORD.sub("_", f"{op.method} {op.path}".lower()).strip("_")
+
+
+def _links(op: Operation, operations: list[Operation]) -> dict[str, Any]:
+    """OpenAPI links from the id an operation creates to the operations that
+    take only that id, so clients (and fuzzers) can follow them."""
+    links: dict[str, Any] = {}
+    if op.creates is not None:
+        name, pointer = op.creates
+        links = {_operation_id(o): {"operationId": _operation_id(o),
+                                    "parameters": {name: f"$response.body#{pointer}"}}
+                 for o in operations if o.path_params == [name]}
+    for o in operations:
+        fields = op.feeds.get(f"{o.method} {o.path}")
+        if fields:
+            links[_operation_id(o)] = {"operationId": _operation_id(o), "requestBody": {
+                f: f"$response.body#{pointer}" for f, pointer in fields.items()}}
+    return links
+
+
+def document(operations: list[Operation]) -> dict[str, Any]:
+    found: set[type] = set()
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations:
+        item = _resolve(_operation(op), found)
+        links = _links(op, operations)
+        if links:
+            item["responses"][str(op.status)]["links"] = links
+        paths.setdefault(op.path, {})[op.method.lower()] = item
     _, components = msgspec.json.schema_components(
-        [SetExpireBody, SetExpireResult, ChatPage, ErrorBody], ref_template=_REF)
-    admin: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+        sorted(found, key=lambda s: s.__name__), ref_template=_REF)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "tidings HTTP API", "version": tidings.__version__},
-        "paths": {
-            "/admin/chats/expire": {"post": {
-                "summary": "Set when a chat expires (a direct chat by its two users is "
-                           "created if missing); expire_at omitted, null or 0: never",
-                "security": admin,
-                "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": _ref(SetExpireBody)}}},
-                "responses": {"200": _json(SetExpireResult, "the chat after the change"),
-                              **_errors(400, 401, 404)}}},
-            "/admin/chats": {"get": {
-                "summary": "List chats with their expiry, ascending by chat_id",
-                "security": admin,
-                "parameters": _query_parameters(ListChatsQuery),
-                "responses": {"200": _json(ChatPage, "one page; next_cursor null on the last"),
-                              **_errors(400, 401, 404)}}},
-            "/exports/{job_id}": {"get": {
-                "summary": "Download a finished export (device token)",
-                "security": [{"bearerAuth": []}],
-                "parameters": [{"name": "job_id", "in": "path", "required": True,
-                                "schema": {"type": "integer", "minimum": 1}}],
-                "responses": {"200": {"description": "the file"},
-                              "202": {"description": "queued or running; see Retry-After"},
-                              **_errors(401, 404)}}},
-        },
-        "components": {"schemas": components,
-                       "securitySchemes": {"bearerAuth": {"type": "http",
-                                                          "scheme": "bearer"}}},
+        "info": {"title": "tidings HTTP API", "version": tidings.__version__,
+                 "description": "REST routes beside the WebSocket (docs/protocol.md). "
+                                "Errors: {\"error\": {\"code\", \"message\", \"data\"?}}."},
+        "paths": paths,
+        "components": {"schemas": _resolve(components, found), "securitySchemes": {
+            "adminToken": {"type": "http", "scheme": "bearer",
+                           "description": "the admin_token setting"},
+            "deviceToken": {"type": "http", "scheme": "bearer",
+                            "description": "a device token from auth.register/auth.login"}}},
     }
-
-
-def routes() -> list[web.RouteDef]:
-    body = document()
-
-    async def serve(request: web.Request) -> web.Response:
-        return json_response(body)
-
-    return [web.get("/openapi.json", serve)]
