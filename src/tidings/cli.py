@@ -135,7 +135,7 @@ def config_show(config_file: Path | None, **flags: Any) -> None:
     """Print the settings in force, secrets hidden."""
     settings = settings_from(config_file, **flags)
     shown = settings.model_dump(mode="json")
-    for secret in ("secret_key", "admin_token", "s3_secret_key"):
+    for secret in ("secret_key", "admin_token", "s3_secret_key", "webhook_secret"):
         if shown.get(secret):
             shown[secret] = "***"
     click.echo(json.dumps(shown, indent=2, sort_keys=True))
