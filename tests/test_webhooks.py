@@ -52,7 +52,7 @@ async def drain(deliverer: WebhookDeliverer, clock: FakeClock, sv: Services,
     for _ in range(rounds):
         if all(r[5] is not None for r in await rows(sv)):
             return
-        claimed, delivered = await deliverer.deliver_once()
+        _, delivered = await deliverer.deliver_once()
         if not delivered:
             clock.advance(5)
     raise AssertionError(f"outbox not drained: {await rows(sv)}")
