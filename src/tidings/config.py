@@ -326,6 +326,14 @@ class Settings(BaseSettings):
         1000, ge=2, description="message.undelivered is recorded for chats of at most this "
         "many members (it lists every offline member)")
 
+    # -- tidings admin probe (the end-to-end check a monitor runs)
+    probe_username_prefix: str = Field(
+        "tidings_probe", min_length=1, max_length=24, description="the probe's two users are "
+        "PREFIX_a (sender) and PREFIX_b (receiver), registered on first use")
+    probe_password: str | None = Field(
+        None, description="password of the probe users; required by tidings admin probe "
+        "(--password or TIDINGS_PROBE_PASSWORD)")
+
     # -- exports (message.export)
     export_dir: Path | None = Field(
         None, description="where export files are written; default data_dir/exports. With "
