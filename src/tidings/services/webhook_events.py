@@ -80,13 +80,15 @@ class WebhookEvents:
     async def _undelivered_txn(self, txn: Txn, written: list[wire.Message],
                                chat_rows: dict[int, chats.ChatRow]
                                ) -> list[tuple[int, str, str, int]]:
-        members: dict[int, list[int]] = {}
+        small = sorted({m.chat_id for m in written
+                        if chat_rows[m.chat_id].member_count <= self._offline_max})
+        if not small:
+            return []
+        members = await chats.active_members_of_txn(txn, small)  # one query per batch
         rows = []
         for m in written:
-            if chat_rows[m.chat_id].member_count > self._offline_max:
-                continue
             if m.chat_id not in members:
-                members[m.chat_id] = sorted(await chats.active_member_ids_txn(txn, m.chat_id))
+                continue
             offline = [u for u in members[m.chat_id]
                        if u != m.sender_id and not self.is_online(u)]
             if offline:
