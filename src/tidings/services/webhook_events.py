@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from tidings import wire
 from tidings.config import Settings
@@ -36,10 +37,9 @@ from tidings.store import webhooks as outbox
 log = logging.getLogger(__name__)
 
 
-def _payload(kind: str, date: int, body: bytes) -> str:
-    """The event's JSON object (the deliverer adds ``id``): kind and date first."""
-    head = wire.encode({"kind": kind, "date": date}).decode()
-    return head[:-1] + "," + body.decode()[1:] if body != b"{}" else head
+def _payload(kind: str, date: int, fields: dict[str, Any]) -> str:
+    """The event's JSON object, kind and date first (the deliverer adds ``id``)."""
+    return wire.encode({"kind": kind, "date": date, **fields}).decode()
 
 
 class WebhookEvents:
@@ -66,8 +66,7 @@ class WebhookEvents:
         rows = []
         if self.wants("message.sent"):
             rows = [(m.chat_id, "message.sent",
-                     _payload("message.sent", m.date, wire.encode({"chat_id": m.chat_id,
-                                                                    "message": m})),
+                     _payload("message.sent", m.date, {"chat_id": m.chat_id, "message": m}),
                      m.date) for m in written]
         if self.wants("message.undelivered"):
             rows += await self._undelivered_txn(txn, written, chat_rows)
@@ -95,7 +94,7 @@ class WebhookEvents:
                 body = {"chat_id": m.chat_id, "msg_id": m.msg_id, "sender_id": m.sender_id,
                         "user_ids": offline}
                 rows.append((m.chat_id, "message.undelivered",
-                             _payload("message.undelivered", m.date, wire.encode(body)),
+                             _payload("message.undelivered", m.date, body),
                              m.date))
         return rows
 
@@ -106,7 +105,7 @@ class WebhookEvents:
         if not self.wants(kind):
             return
         body = {"user_id": user_id} if online else {"user_id": user_id, "last_seen": now}
-        row = (outbox.user_stream(user_id), kind, _payload(kind, now, wire.encode(body)), now)
+        row = (outbox.user_stream(user_id), kind, _payload(kind, now, body), now)
 
         async def write_txn(txn: Txn) -> None:
             await outbox.insert_txn(txn, [row])
