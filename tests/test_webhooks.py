@@ -205,3 +205,38 @@ async def test_two_deliverers_send_each_event_once_in_order_per_chat(
     for chat_id in chats:
         arrived = [e["message"]["msg_id"] for e in events if e["chat_id"] == chat_id]
         assert arrived == sorted(m.msg_id for m in sent if m.chat_id == chat_id)
+
+
+async def test_operators_see_given_up_events_and_send_them_again(
+        tmp_path: Path, database_url: str | None) -> None:
+    from click.testing import CliRunner
+
+    from tidings.cli import main
+
+    async with receiver(["500"]) as rec:
+        settings = hook_settings(tmp_path, database_url, rec.url, webhook_max_attempts=1,
+                                 webhook_events=["message.sent"])
+        clock = FakeClock()
+        async with service_harness(settings, clock) as sv:
+            alice, bob = await make_users(sv, "alice", "bob")
+            sent = await send_text(sv, alice, (await sv.chats.direct(alice, bob)).chat_id)
+            deliverer = WebhookDeliverer(sv.db, clock, settings)
+            try:
+                assert (await deliverer.deliver_once()) == (1, False)  # given up at once
+                where = ["--data-dir", str(settings.data_dir)] + (
+                    ["--database-url", database_url] if database_url else [])
+
+                def admin(*args: str) -> str:
+                    result = CliRunner().invoke(main, ["admin", "webhooks", *where, *args])
+                    assert result.exit_code == 0, result.output
+                    return result.output
+
+                shown = await asyncio.to_thread(admin)
+                assert "waiting: 0 (oldest -); given up: 1" in shown
+                assert "message.sent: 1 tries" in shown and "HTTP 500" in shown
+                shown = await asyncio.to_thread(admin, "--retry-failed")
+                assert shown.startswith("1 given-up event(s) will be sent again")
+                assert (await deliverer.deliver_once()) == (1, True)
+            finally:
+                await deliverer.stop()
+    assert [p.events[0]["message"]["msg_id"] for p in rec.posts] == [sent.msg_id] * 2

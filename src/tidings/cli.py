@@ -150,8 +150,10 @@ from tidings.admin_cli import admin  # noqa: E402
 main.add_command(admin)
 
 from tidings.probe import probe  # noqa: E402
+from tidings.webhooks_cli import webhooks  # noqa: E402
 
 admin.add_command(probe)
+admin.add_command(webhooks)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -124,3 +124,19 @@ async def list_txn(txn: Txn) -> list[tuple[int, int, str, int, str | None, int |
         " ORDER BY event_id")
     return [(int(r[0]), int(r[1]), r[2], int(r[3]), r[4],
              None if r[5] is None else int(r[5])) for r in rows]
+
+
+async def failed_txn(txn: Txn, limit: int) -> list[tuple[int, str, int, str | None, int]]:
+    """The newest given-up events: (event_id, kind, attempts, last_error, failed_at)."""
+    rows = await txn.fetch(
+        "SELECT event_id, kind, attempts, last_error, failed_at FROM webhook_outbox"
+        " WHERE failed_at IS NOT NULL ORDER BY event_id DESC LIMIT $1", limit)
+    return [(int(r[0]), r[1], int(r[2]), r[3], int(r[4])) for r in rows]
+
+
+async def retry_failed_txn(txn: Txn) -> int:
+    """Give every given-up event a fresh set of tries, due now; returns how many."""
+    rows = await txn.fetch(
+        "UPDATE webhook_outbox SET failed_at = NULL, attempts = 0, next_attempt_at = 0,"
+        " locked_until = 0 WHERE failed_at IS NOT NULL RETURNING event_id")
+    return len(rows)
