@@ -6,7 +6,8 @@ A claim takes, oldest first, due rows no other node holds, and keeps only
 those with no earlier pending row of their ``stream`` left out of the claim:
 every stream (a chat, or a user's presence) is delivered in order, even with
 several nodes claiming at once (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; the
-single writer on SQLite).
+single writer on SQLite). Rows behind one that waits for a retry are passed
+over, so one stream's retries never hold back the others.
 """
 
 from __future__ import annotations
@@ -51,9 +52,14 @@ async def insert_txn(txn: Txn, rows: Sequence[tuple[int, str, str, int]]) -> Non
 async def claim_txn(txn: Txn, now: int, lease_until: int, limit: int) -> list[OutboxEvent]:
     """Claim up to ``limit`` events to send now, in event order."""
     lock = txn.engine.for_update
+    # A row behind an earlier one of its stream that waits for a retry or is held
+    # by a node is no candidate: other streams' rows fill the claim instead.
     rows = await txn.fetch(
-        "SELECT event_id, stream, kind, payload, created_at, attempts FROM webhook_outbox"
+        "SELECT event_id, stream, kind, payload, created_at, attempts FROM webhook_outbox o"
         " WHERE failed_at IS NULL AND next_attempt_at <= $1 AND locked_until <= $1"
+        " AND NOT EXISTS (SELECT 1 FROM webhook_outbox e WHERE e.stream = o.stream"
+        " AND e.event_id < o.event_id AND e.failed_at IS NULL"
+        " AND (e.next_attempt_at > $1 OR e.locked_until > $1))"
         f" ORDER BY event_id LIMIT $2{f' {lock} SKIP LOCKED' if lock else ''}",
         now, limit)
     if not rows:

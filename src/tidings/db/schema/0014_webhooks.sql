@@ -24,7 +24,9 @@ CREATE TABLE webhook_outbox (
     last_error TEXT,
     failed_at BIGINT
 );
--- A stream's first pending row (the claim's ordering check).
+-- The claim walks pending rows in event order, past the given-up ones.
+CREATE INDEX webhook_outbox_pending ON webhook_outbox (event_id) WHERE failed_at IS NULL;
+-- A stream's earlier pending rows (the claim's ordering check).
 CREATE INDEX webhook_outbox_stream ON webhook_outbox (stream, event_id) WHERE failed_at IS NULL;
 -- Given-up rows, pruned after their retention.
 CREATE INDEX webhook_outbox_failed ON webhook_outbox (failed_at) WHERE failed_at IS NOT NULL;
