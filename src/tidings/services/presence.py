@@ -193,6 +193,10 @@ class PresenceService:
     def is_online(self, user_id: int) -> bool:
         return user_id in self._online_on
 
+    def online_nodes(self, user_id: int) -> int:
+        """How many nodes have a device of this user, as the bus told this one."""
+        return len(self._online_on.get(user_id, ()))
+
     def _view(self, user_id: int, exact: bool, now: int, last_seen: int | None
               ) -> dict[str, Any]:
         online = self.is_online(user_id)
