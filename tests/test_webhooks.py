@@ -265,3 +265,20 @@ async def test_a_chat_waiting_for_a_retry_does_not_hold_back_other_chats(
     assert [(p.status, p.events[0]["message"]["text"]) for p in rec.posts] == [
         (500, "x1"), (200, "y1"), (200, "x1"), (200, "x2")]
     assert (x1.chat_id, x2.chat_id, y1.chat_id) == (x, x, y)
+
+
+@pytest.mark.parametrize(("values", "problem"), [
+    ({"webhook_url": "http://backend/hooks"}, "webhook_url needs webhook_secret"),
+    ({"webhook_url": "http://backend/hooks", "webhook_secret": "short"},
+     "webhook_url needs webhook_secret"),
+    ({"webhook_url": "ftp://backend/hooks", "webhook_secret": SECRET},
+     "webhook_url must start with http:// or https://"),
+    ({"webhook_retry_seconds": 700}, "webhook_retry_seconds must not exceed"),
+    ({"webhook_events": ["message.edited"]}, "webhook_events"),
+])
+def test_webhook_settings_are_checked(tmp_path: Path, values: dict[str, Any],
+                                      problem: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=problem):
+        test_settings(tmp_path, **values)
