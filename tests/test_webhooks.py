@@ -7,6 +7,7 @@ given up after ``webhook_max_attempts``."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -282,3 +283,22 @@ def test_webhook_settings_are_checked(tmp_path: Path, values: dict[str, Any],
 
     with pytest.raises(ValidationError, match=problem):
         test_settings(tmp_path, **values)
+
+
+async def test_undelivered_leaves_out_members_who_muted_the_chat(
+        tmp_path: Path, database_url: str | None) -> None:
+    settings = hook_settings(tmp_path, database_url, "http://127.0.0.1:9/unused",
+                             webhook_events=["message.undelivered"])
+    async with service_harness(settings, FakeClock()) as sv:
+        alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+        group = (await sv.chats.create(alice, "group", "g", [bob, carol])).chat_id
+        await sv.dialogs.mute(bob, group, None)
+
+        async def payloads_txn(txn: Txn) -> list[str]:
+            return [r[0] for r in await txn.fetch("SELECT payload FROM webhook_outbox")]
+
+        sent = await send_text(sv, alice, group, "hello")
+        [payload] = await sv.db.read("payloads", payloads_txn)
+    assert json.loads(payload) == {"kind": "message.undelivered", "date": sent.date,
+                                   "chat_id": group, "msg_id": sent.msg_id,
+                                   "sender_id": alice, "user_ids": [carol]}

@@ -10,8 +10,9 @@ Kinds (``webhook_events`` chooses which are recorded):
   ``user.share_card``), written by the group-commit batch that stores it, one
   bulk insert per batch. System messages are not reported.
 - ``message.undelivered``: the members of the chat, sender excluded, who had no
-  device connected to any node when the message committed, for an app backend
-  to notify them itself (APNs, FCM). "Connected" is presence's view, which each
+  device connected to any node when the message committed and have not muted
+  the chat (``dialog.mute``), for an app backend to notify them itself (APNs,
+  FCM). "Connected" is presence's view, which each
   node keeps for the whole cluster over the bus; chats with more than
   ``webhook_offline_max_members`` members are skipped. Written in the same
   transaction, after the chat's ``message.sent`` events.
@@ -83,7 +84,8 @@ class WebhookEvents:
                         if chat_rows[m.chat_id].member_count <= self._offline_max})
         if not small:
             return []
-        members = await chats.active_members_of_txn(txn, small)  # one query per batch
+        # One query per batch; muted_until is compared with the messages' date.
+        members = await chats.unmuted_members_of_txn(txn, small, written[0].date)
         rows = []
         for m in written:
             if m.chat_id not in members:

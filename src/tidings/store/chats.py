@@ -303,12 +303,14 @@ async def set_chat_cleared_txn(txn: Txn, chat_id: int, upto: int) -> None:
                       chat_id, upto)
 
 
-async def active_members_of_txn(txn: Txn, chat_ids: list[int]) -> dict[int, list[int]]:
-    """chat -> its current members (ascending), for many chats in one statement."""
-    cond, args = txn.engine.any_of("chat_id", 1, chat_ids)
+async def unmuted_members_of_txn(txn: Txn, chat_ids: list[int], now: int
+                                 ) -> dict[int, list[int]]:
+    """chat -> its current members who have not muted it (``dialog.mute``), ascending,
+    for many chats in one statement."""
+    cond, args = txn.engine.any_of("chat_id", 2, chat_ids)
     rows = await txn.fetch(
         f"SELECT chat_id, user_id FROM members WHERE {cond} AND left_pts IS NULL"
-        " ORDER BY chat_id, user_id", *args)
+        " AND muted_until <= $1 ORDER BY chat_id, user_id", now, *args)
     found: dict[int, list[int]] = {c: [] for c in chat_ids}
     for r in rows:
         found[int(r[0])].append(int(r[1]))
