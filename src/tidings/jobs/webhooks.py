@@ -127,8 +127,10 @@ class WebhookDeliverer:
                    TIMESTAMP_HEADER: str(timestamp),
                    SIGNATURE_HEADER: sign(self._secret, timestamp, body)}
         try:
-            async with self._session.post(self._url, data=body, headers=headers) as resp:
-                await resp.read()
+            # A redirect is an answer, not a 2xx: following it would turn the POST
+            # into a GET. The body of the answer is not read (it could be anything).
+            async with self._session.post(self._url, data=body, headers=headers,
+                                          allow_redirects=False) as resp:
                 if 200 <= resp.status < 300:
                     POSTS.labels("ok").inc()
                     return None
