@@ -316,7 +316,7 @@ class Settings(BaseSettings):
         "further one")
     webhook_retry_max_seconds: int = Field(
         600, ge=1, description="longest wait between two tries (defaults: 12 tries over "
-        "about 40 minutes)")
+        "about 27 minutes)")
     webhook_interval_seconds: float = Field(
         1.0, gt=0, description="how often a node looks for events written by other nodes "
         "or due again; its own commits wake it at once")
