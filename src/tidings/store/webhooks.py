@@ -59,6 +59,8 @@ async def claim_txn(txn: Txn, now: int, lease_until: int, limit: int) -> list[Ou
         " WHERE failed_at IS NULL AND next_attempt_at <= $1 AND locked_until <= $1"
         " AND NOT EXISTS (SELECT 1 FROM webhook_outbox e WHERE e.stream = o.stream"
         " AND e.event_id < o.event_id AND e.failed_at IS NULL"
+        # Spelled as the partial index webhook_outbox_held is, so it is used.
+        " AND (e.next_attempt_at > 0 OR e.locked_until > 0)"
         " AND (e.next_attempt_at > $1 OR e.locked_until > $1))"
         f" ORDER BY event_id LIMIT $2{f' {lock} SKIP LOCKED' if lock else ''}",
         now, limit)
@@ -69,11 +71,13 @@ async def claim_txn(txn: Txn, now: int, lease_until: int, limit: int) -> list[Ou
     ids = [e.event_id for e in claimed]
     streams_in, stream_args = txn.engine.any_of("stream", 1, sorted({e.stream for e in claimed}))
     ids_in, id_args = txn.engine.any_of("event_id", 2, ids)
-    # The first pending row of each stream that this claim leaves out: held by
-    # another node, waiting for a retry, or beyond the limit.
+    # The first pending row of each stream that this claim leaves out, among the
+    # rows before its last: held by another node that is claiming right now
+    # (PostgreSQL), or waiting for a retry.
     blockers = await txn.fetch(
         f"SELECT stream, MIN(event_id) FROM webhook_outbox WHERE failed_at IS NULL AND"
-        f" {streams_in} AND NOT ({ids_in}) GROUP BY stream", *stream_args, *id_args)
+        f" {streams_in} AND NOT ({ids_in}) AND event_id < $3 GROUP BY stream",
+        *stream_args, *id_args, ids[-1])
     first_left_out = {int(r[0]): int(r[1]) for r in blockers}
     kept = [e for e in claimed
             if e.event_id < first_left_out.get(e.stream, e.event_id + 1)]

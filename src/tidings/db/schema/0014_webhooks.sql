@@ -28,5 +28,9 @@ CREATE TABLE webhook_outbox (
 CREATE INDEX webhook_outbox_pending ON webhook_outbox (event_id) WHERE failed_at IS NULL;
 -- A stream's earlier pending rows (the claim's ordering check).
 CREATE INDEX webhook_outbox_stream ON webhook_outbox (stream, event_id) WHERE failed_at IS NULL;
+-- The rows that may hold back their stream: tried before, or being sent. Few,
+-- however long the queue: a claim looks here for each candidate.
+CREATE INDEX webhook_outbox_held ON webhook_outbox (stream, event_id)
+    WHERE failed_at IS NULL AND (next_attempt_at > 0 OR locked_until > 0);
 -- Given-up rows, pruned after their retention.
 CREATE INDEX webhook_outbox_failed ON webhook_outbox (failed_at) WHERE failed_at IS NOT NULL;
