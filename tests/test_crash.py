@@ -51,8 +51,10 @@ START_TIMEOUT = 20.0
 class ServerProcess:
     """``tidings serve`` in a child process, its output kept in a log file."""
 
-    def __init__(self, data_dir: Path, database_url: str | None, log_path: Path) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None, log_path: Path,
+                 env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        self.env = env or {}  # TIDINGS_* settings of this server
         self.database_url = database_url
         self.log_path = log_path
         self.port = free_port()
@@ -81,6 +83,7 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
         env.update(TIDINGS_ARGON2_TIME_COST="1", TIDINGS_ARGON2_MEMORY_COST_KIB="64",
                    TIDINGS_LOG_LEVEL="warning")
+        env.update(self.env)
         log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             self.proc = await asyncio.create_subprocess_exec(

@@ -24,8 +24,10 @@ from tidings.db.database import Database
 from tidings.db.engine import create_engine
 from tidings.db.migrate import migrate
 from tidings.jobs import build_runner
+from tidings.jobs.webhooks import WebhookDeliverer
 from tidings.services.container import Services
 from tidings.services.media_metrics import MediaMetrics
+from tidings.services.queue_metrics import QueueMetrics
 from tidings.transport.server import Node
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,9 @@ class TidingsServer:
         self.node = Node(settings, self.services, Dispatcher(self.services, all_methods()))
         self.jobs = build_runner(self.services)  # background jobs, polled while serving
         self.media_metrics = MediaMetrics()  # gauges of stored media, refreshed in the background
+        self.queue_metrics = QueueMetrics(self.clock, self.jobs.kinds)
+        self.webhooks = (WebhookDeliverer(self.db, self.clock, settings, self.services.webhooks)
+                         if settings.webhook_url else None)
         self._runner: web.AppRunner | None = None
         self._tcp: asyncio.Server | None = None
         self.port: int | None = None
@@ -117,6 +122,9 @@ class TidingsServer:
         await self.services.start()
         self.jobs.start()
         self.media_metrics.start(self.db)
+        self.queue_metrics.start(self.db)
+        if self.webhooks is not None:
+            self.webhooks.start()
         self._runner = web.AppRunner(self.node.app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port,
@@ -140,6 +148,9 @@ class TidingsServer:
             await self._tcp.wait_closed()
             self._tcp = None
         await self.media_metrics.stop()
+        await self.queue_metrics.stop()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         await self.jobs.stop()
         await self.services.stop()
         if self._runner is not None:

@@ -137,7 +137,8 @@ def config_show(config_file: Path | None, **flags: Any) -> None:
     """Print the settings in force, secrets hidden."""
     settings = settings_from(config_file, **flags)
     shown = settings.model_dump(mode="json")
-    for secret in ("secret_key", "admin_token", "s3_secret_key"):
+    for secret in ("secret_key", "admin_token", "s3_secret_key", "webhook_secret",
+                   "probe_password"):
         if shown.get(secret):
             shown[secret] = "***"
     click.echo(json.dumps(shown, indent=2, sort_keys=True))
@@ -149,6 +150,12 @@ main.add_command(bench)
 from tidings.admin_cli import admin  # noqa: E402
 
 main.add_command(admin)
+
+from tidings.probe import probe  # noqa: E402
+from tidings.webhooks_cli import webhooks  # noqa: E402
+
+admin.add_command(probe)
+admin.add_command(webhooks)
 
 
 if __name__ == "__main__":  # pragma: no cover

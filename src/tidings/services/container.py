@@ -48,6 +48,7 @@ from tidings.services.timeline import TimelineService
 from tidings.services.typing import TypingService
 from tidings.services.users import UserService
 from tidings.services.visibility import VisibilityCache
+from tidings.services.webhook_events import WebhookEvents
 from tidings.store import chats as chat_store
 from tidings.store import reads as read_store
 
@@ -92,6 +93,7 @@ class Services:
     group_admin: GroupAdminService
     chat_info: ChatInfoService
     invites: InviteService
+    webhooks: WebhookEvents | None  # None without webhook_url
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock, db: Database, bus: Bus, secret: str
@@ -107,7 +109,11 @@ class Services:
             s3_access_key=settings.s3_access_key, s3_secret_key=settings.s3_secret_key,
             s3_region=settings.s3_region)
         media = MediaService(db, bus, clock, settings, file_views)
-        sender = MessageService(db, bus, clock, settings, media, file_views)
+        webhooks = WebhookEvents(db, settings) if settings.webhook_url else None
+        presence = PresenceService(db, bus, clock, settings, webhooks)
+        if webhooks is not None:
+            webhooks.is_online = presence.is_online
+        sender = MessageService(db, bus, clock, settings, media, file_views, webhooks)
         reads = ReadService(db, bus, clock, settings, _read_index(db, settings))
         chat_service = ChatService(db, bus, clock, settings)
         return cls(
@@ -141,10 +147,11 @@ class Services:
             blocks=BlockService(db, bus, clock),
             contacts=ContactService(db, bus, clock, settings, sender),
             profiles=ProfileService(db, bus, clock, settings),
-            presence=PresenceService(db, bus, clock, settings),
+            presence=presence,
             group_admin=GroupAdminService(db, bus, clock, settings, chat_service),
             chat_info=ChatInfoService(db, bus, clock, settings),
             invites=InviteService(db, bus, clock, settings, chat_service),
+            webhooks=webhooks,
         )
 
     async def start(self) -> None:

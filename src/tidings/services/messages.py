@@ -28,6 +28,7 @@ from tidings.services.media import MediaService
 from tidings.services.message_targets import lock_membership_txn
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
 from tidings.services.timeline import preview_of
+from tidings.services.webhook_events import WebhookEvents
 from tidings.store import chats, contacts, files, messages, search, updates
 
 MESSAGES_SENT = Counter("tidings_messages_sent_total", "Messages committed")
@@ -112,8 +113,10 @@ def _check_mentions(req: SendRequest,
 
 class MessageService:
     def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings,
-                 media: MediaService, file_views: FileViews) -> None:
+                 media: MediaService, file_views: FileViews,
+                 webhooks: WebhookEvents | None = None) -> None:
         self._db = db
+        self._webhooks = webhooks  # None without webhook_url: no work at all
         self._bus = bus
         self._clock = clock
         self._settings = settings
@@ -306,6 +309,8 @@ class MessageService:
             if replied:
                 await messages.add_reply_counts_txn(txn, chat_id, dict(replied))
         await messages.insert_messages_txn(txn, written)
+        if self._webhooks is not None:
+            await self._webhooks.messages_sent_txn(txn, written, chat_rows)
         cards = [(m.chat_id, m.msg_id, m.card.user_id, m.sender_id) for m in written
                  if m.card is not None]
         if cards:

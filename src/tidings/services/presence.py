@@ -29,6 +29,7 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from tidings.bus.base import Bus, PresenceEvent
@@ -39,6 +40,7 @@ from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import invalid
 from tidings.services import privacy
+from tidings.services.webhook_events import WebhookEvents
 from tidings.store import presence as store
 from tidings.store import privacy as privacy_store
 from tidings.store import users as user_store
@@ -67,8 +69,10 @@ class _Watch:
 
 
 class PresenceService:
-    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings) -> None:
+    def __init__(self, db: Database, bus: Bus, clock: Clock, settings: Settings,
+                 webhooks: WebhookEvents | None = None) -> None:
         self._db = db
+        self._webhooks = webhooks
         self._bus = bus
         self._clock = clock
         self._settings = settings
@@ -93,6 +97,7 @@ class PresenceService:
         self._local[user_id] += 1
         if self._local[user_id] == 1:
             self._bus.publish(PresenceEvent(node=self.node, kind="online", user_ids=[user_id]))
+            self._tell_webhook(user_id, True, self._clock.now())
 
     def detach(self, conn: Watcher) -> None:
         for target in self._following.pop(conn, set()):
@@ -108,7 +113,18 @@ class PresenceService:
         now = self._clock.now()
         self._bus.publish(PresenceEvent(node=self.node, kind="offline", user_ids=[user_id],
                                         at=now))
-        task = asyncio.get_running_loop().create_task(self._record(device_id, now))
+        self._spawn(self._record(device_id, now))
+        self._tell_webhook(user_id, False, now)
+
+    def _tell_webhook(self, user_id: int, online: bool, now: int) -> None:
+        """``user.online`` / ``user.offline`` for the cluster: only when no other
+        node has a device of the user (as far as the bus told this one)."""
+        if self._webhooks is None or self._online_on.get(user_id, set()) - {self.node}:
+            return
+        self._spawn(self._webhooks.presence_changed(user_id, online, now))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -178,6 +194,10 @@ class PresenceService:
     # -- views
     def is_online(self, user_id: int) -> bool:
         return user_id in self._online_on
+
+    def online_nodes(self, user_id: int) -> int:
+        """How many nodes have a device of this user, as the bus told this one."""
+        return len(self._online_on.get(user_id, ()))
 
     def _view(self, user_id: int, exact: bool, now: int, last_seen: int | None
               ) -> dict[str, Any]:

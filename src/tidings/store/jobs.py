@@ -135,3 +135,11 @@ async def list_txn(txn: Txn, kind: str | None = None) -> list[JobRow]:
         f"SELECT {_COLS} FROM background_jobs{where} ORDER BY run_at, job_id",
         *(() if kind is None else (kind,)))
     return [_row(r) for r in rows]
+
+
+async def due_by_kind_txn(txn: Txn, now: int) -> dict[str, int]:
+    """Jobs due and not given up, by kind: the queue's backlog."""
+    rows = await txn.fetch(
+        "SELECT kind, COUNT(*) FROM background_jobs WHERE run_at <= $1 AND failed_at IS NULL"
+        " GROUP BY kind", now)
+    return {r[0]: int(r[1]) for r in rows}
