@@ -137,15 +137,20 @@ def workload_options(fn: Any) -> Any:
     return fn
 
 
+DEFAULT_BUS_URLS = {"redis": "redis://127.0.0.1:6379/0", "nats": "nats://127.0.0.1:4222"}
+
+
 def engines_of(engine: str) -> tuple[str, ...]:
     return ("sqlite", "postgres") if engine == "both" else (engine,)
 
 
 def run_workload(name: str, engine: str, database_url: str | None, json_path: Path | None,
                  columns: list[tuple[str, str]], options: dict[str, Any],
-                 one: Callable[[Path, str | None], Coroutine[Any, Any, R]]) -> list[R]:
+                 one: Callable[[Path, str | None], Coroutine[Any, Any, R | list[R]]]
+                 ) -> list[R]:
     """Run ``one(data_dir, database_url)`` on a fresh database per engine (each
-    with a server process of its own), then print the table and the JSON."""
+    with a server process of its own), then print the table and the JSON. ``one``
+    may answer several rows (one per setup it compared)."""
     from tidings.bench.report import format_table, machine, to_json
     from tidings.bench.storage import fresh_database, server_versions
 
@@ -158,9 +163,10 @@ def run_workload(name: str, engine: str, database_url: str | None, json_path: Pa
         with tempfile.TemporaryDirectory(prefix="tidings-bench-") as tmp:
             for eng in engines:
                 async with fresh_database(eng, database_url) as url:
-                    result = await one(Path(tmp) / f"{name}-{eng}", url)
-                click.echo(f"  {name} {eng}: {'ok' if result.ok else 'FAILED'}", err=True)
-                results.append(result)
+                    found = await one(Path(tmp) / f"{name}-{eng}", url)
+                for result in found if isinstance(found, list) else [found]:
+                    click.echo(f"  {name} {eng}: {'ok' if result.ok else 'FAILED'}", err=True)
+                    results.append(result)
         return results, versions
 
     results, versions = run_async(go())
@@ -189,18 +195,37 @@ def fail_unless_ok(results: list[R], what: str) -> None:
               help="load-generator processes the members are spread over")
 @click.option("--text-bytes", type=click.IntRange(min=32, max=4096), default=100,
               show_default=True)
+@click.option("--nodes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="server processes over one PostgreSQL database and a bus; members "
+                   "connect to them in turn (more than 1 needs --engine postgres)")
+@click.option("--bus", type=click.Choice(["redis", "nats"]), default="redis",
+              show_default=True, help="the bus the nodes share (with --nodes > 1)")
+@click.option("--bus-url", default=None,
+              help="its server; default redis://127.0.0.1:6379/0 or nats://127.0.0.1:4222 "
+                   "(the run uses a channel of its own)")
+@click.option("--versus-one", is_flag=True,
+              help="also run the workload on one node over the same bus, for comparison")
 def fanout(engine: str, database_url: str | None, json_path: Path | None, members: int,
-           senders: int, messages: int, clients: int, text_bytes: int) -> None:
+           senders: int, messages: int, clients: int, text_bytes: int, nodes: int,
+           bus: str, bus_url: str | None, versus_one: bool) -> None:
     """W1: group fan-out, every member online; send and delivery latency."""
-    from tidings.bench.fanout import FanoutParams, run_fanout
+    from tidings.bench.fanout import BusChoice, FanoutParams, run_fanout
     from tidings.bench.results import FANOUT_COLUMNS
 
     if senders > members:
         raise click.BadParameter("at most --members senders", param_hint="--senders")
+    several = nodes > 1 or versus_one
+    if several and engine != "postgres":
+        raise click.BadParameter("several nodes share one database: use --engine postgres",
+                                 param_hint="--nodes")
+    choice = BusChoice(bus, bus_url or DEFAULT_BUS_URLS[bus]) if several else None
     params = FanoutParams(members=members, senders=senders, messages=messages,
-                          clients=clients, text_bytes=text_bytes)
+                          clients=clients, text_bytes=text_bytes, nodes=nodes)
+    options = {**asdict(params), "bus": bus if several else "local",
+               "versus_one": versus_one}
     results = run_workload("fanout", engine, database_url, json_path, FANOUT_COLUMNS,
-                           asdict(params), lambda d, url: run_fanout(d, url, params))
+                           options,
+                           lambda d, url: run_fanout(d, url, params, choice, versus_one))
     fail_unless_ok(results, "deliveries missing or duplicated, or sends failed")
 
 

@@ -45,6 +45,7 @@ class FanoutMember(msgspec.Struct, frozen=True):
     user_id: int
     sender: int  # sender index (makes local ids unique), -1 for a receiver only
     sends: int
+    url: str = ""  # the node this member connects to; "" for the config's url
 
 
 class FanoutConfig(msgspec.Struct, frozen=True):
@@ -270,7 +271,8 @@ def merge(members: list[Member], cpu_seconds: float) -> FanoutLoadResult:
 async def main() -> None:
     config = msgspec.json.decode((await read_line()).encode(), type=FanoutConfig)
     async with session() as http:
-        sockets = await asyncio.gather(*(connect_token(http, config.url, spec.token)
+        sockets = await asyncio.gather(*(connect_token(http, spec.url or config.url,
+                                                       spec.token)
                                          for spec in config.members))
         progress = Progress(len(config.members))
         members = [Member(ws, spec, config, progress)

@@ -98,6 +98,7 @@ class FanoutResult:
     server_cpu_seconds: float
     clients: int  # load-generator processes
     workload: str = "fanout"
+    nodes: int = 1  # server processes, members spread over them (several: over a bus)
     unparsed: int = 0  # message.new without a bench timestamp (should be 0)
     push_frames: int = 0  # chat_updates frames the members read (a frame may batch updates)
     db_cpu_seconds: float | None = None
@@ -167,7 +168,7 @@ class FanoutResult:
 
 
 FANOUT_COLUMNS: list[tuple[str, str]] = [
-    ("engine", "engine"), ("members", "members"), ("senders", "senders"),
+    ("engine", "engine"), ("nodes", "nodes"), ("members", "members"), ("senders", "senders"),
     ("acknowledged", "acked"), ("msgs_per_s", "msgs/s"), ("send_p50_ms", "send p50"),
     ("send_p95_ms", "p95"), ("send_p99_ms", "p99 ms"), ("delivery_p50_ms", "dlv p50"),
     ("delivery_p95_ms", "p95"), ("delivery_p99_ms", "p99 ms"),
