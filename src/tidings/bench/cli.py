@@ -197,7 +197,7 @@ def fail_unless_ok(results: list[R], what: str) -> None:
               show_default=True)
 @click.option("--nodes", type=click.IntRange(min=1), default=1, show_default=True,
               help="server processes over one PostgreSQL database and a bus; members "
-                   "connect to them in turn (more than 1 needs --engine postgres)")
+                   "connect to them in turn (more than 1 runs on PostgreSQL)")
 @click.option("--bus", type=click.Choice(["redis", "nats"]), default="redis",
               show_default=True, help="the bus the nodes share (with --nodes > 1)")
 @click.option("--bus-url", default=None,
@@ -215,6 +215,9 @@ def fanout(engine: str, database_url: str | None, json_path: Path | None, member
     if senders > members:
         raise click.BadParameter("at most --members senders", param_hint="--senders")
     several = nodes > 1 or versus_one
+    source = click.get_current_context().get_parameter_source("engine")
+    if several and source is click.core.ParameterSource.DEFAULT:
+        engine = "postgres"  # several nodes share one database: SQLite cannot serve them
     if several and engine != "postgres":
         raise click.BadParameter("several nodes share one database: use --engine postgres",
                                  param_hint="--nodes")
