@@ -106,19 +106,21 @@ class _RecordingQueue(asyncio.Queue[dict[str, Any]]):
 
 class Device(Client):
     """An SDK client that also records, per chat, the pts of every chat update
-    pushed to it (``pushed``), what it applied (``applied``), and the other
-    pushes (presence)."""
+    pushed to it (``pushed``; ``frames`` counts the frames), what it applied
+    (``applied``), and the presence pushes."""
 
     def __init__(self, url: str, **kw: Any) -> None:
         super().__init__(url, backoff_initial=0.05, backoff_max=0.5, **kw)
         self._pushes = _RecordingQueue(self)
         self.pushed: dict[int, Counter[int]] = {}
+        self.frames: Counter[int] = Counter()  # chat_updates frames per chat
         self.applied: dict[int, list[int]] = {}
         self.presence: list[dict[str, Any]] = []
         self.on_update(self._on_applied)
 
     def on_raw_push(self, push: dict[str, Any]) -> None:
         if push.get("push") == "chat_updates":
+            self.frames[int(push["chat_id"])] += 1
             counts = self.pushed.setdefault(int(push["chat_id"]), Counter())
             counts.update(int(u["pts"]) for u in push["updates"])
         elif push.get("push") == "presence":

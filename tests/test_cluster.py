@@ -227,17 +227,26 @@ async def test_three_nodes_survive_losing_one(cluster: Cluster) -> None:
         await until("u5 has the side chat", lambda: all(
             side in d.chats for d in devices_of[users[5]]))
         left_pts = await phones[0].remove_member(side, users[5])
-        await tablets[0].add_members(side, [users[5]])
+        joined_pts = await tablets[0].add_members(side, [users[5]])
+        # the join's push reaching u5's devices shows their nodes applied it (a
+        # message sent on n0 meanwhile may overtake the join coming from n1: the
+        # SDK then fetches it on chat.joined, not as a push)
+        await until("u5's devices got the re-join pushed", lambda: all(
+            max(d.pushed.get(side, {0: 0})) >= joined_pts for d in devices_of[users[5]]))
         after = (await phones[0].send_text(side, "after the re-join"))["msg_id"]
         await until("u5's devices got the message pushed", lambda: all(
             after in d.pushed.get(side, {}) for d in devices_of[users[5]]))
         # the leave's events once more, late (as a slow node's would arrive): older
         # than the re-join, every node ignores them
+        watching = [*devices_of[users[0]], *devices_of[users[5]]]  # on n0, n1 and n2
+        frames = {id(d): d.frames.get(side, 0) for d in watching}
         await cluster.replay([
             ChatEvent(chat_id=side, frame=chat_frame(side, []), left=[users[5]],
                       membership_pts=left_pts),
             UserEvent(user_id=users[5], frame=user_frame([]), left_chats=[side],
                       membership_pts=left_pts)])
+        await until("every node delivered the late leave", lambda: all(
+            d.frames.get(side, 0) > frames[id(d)] for d in watching))
         after = (await phones[0].send_text(side, "after the late leave"))["msg_id"]
         await until("u5's devices still follow the chat", lambda: all(
             after in d.pushed.get(side, {}) for d in devices_of[users[5]]))
