@@ -6,7 +6,8 @@ nodes); three senders, one per node, keep a steady load going into a group
 and three direct chats while:
 
 1. in steady state, every device receives every update of its chats pushed
-   exactly once on the wire; typing, presence and read receipts cross nodes;
+   exactly once on the wire; typing, presence, read receipts and read views
+   (history after a leave) cross nodes;
    a leave and re-join made on two different nodes leave the member following
    the chat on a third;
 2. one node gets SIGKILL: its devices reconnect to another node and catch up,
@@ -226,7 +227,15 @@ async def test_three_nodes_survive_losing_one(cluster: Cluster) -> None:
         side = (await phones[0].create_group("side", [users[5]]))["chat_id"]
         await until("u5 has the side chat", lambda: all(
             side in d.chats for d in devices_of[users[5]]))
+        await phones[0].send_text(side, "before the leave")
+        await phones[5].history(side)  # n2 caches what u5 may read there
         left_pts = await phones[0].remove_member(side, users[5])
+        away = (await phones[0].send_text(side, "while u5 is away"))["msg_id"]
+        await until("u5's devices got the leave pushed", lambda: all(
+            left_pts in d.pushed.get(side, {}) for d in devices_of[users[5]]))
+        # read views cross nodes: n2 no longer lets u5 read beyond the leave
+        seen = [m["msg_id"] for m in await phones[5].history(side)]
+        assert seen and max(seen) < left_pts and away not in seen
         joined_pts = await tablets[0].add_members(side, [users[5]])
         # the join's push reaching u5's devices shows their nodes applied it (a
         # message sent on n0 meanwhile may overtake the join coming from n1: the
