@@ -145,6 +145,7 @@ async def test_batches_are_split_under_max_payload(tmp_path: Path, bus_log: LogW
         last = chat(100)
         bus.publish(last)
         assert await got.wait_for(len(expected) + 1) == [*expected, last]
+        await raw.wait_for(len(expected) + 1)  # its own connection may lag the bus's
         assert max(raw.bytes) <= 64 * 1024
         assert bus_log.count("exceeds the server's max_payload") == 1
         await bus.close()
