@@ -14,12 +14,14 @@ from click.testing import CliRunner
 
 from tidings.bench.catchup import CatchupParams, run_catchup
 from tidings.bench.connections import ConnectionsParams, run_connections
-from tidings.bench.fanout import FanoutParams, run_fanout
+from tidings.bench.fanout import BusChoice, FanoutParams, run_fanout
 from tidings.bench.history import HistoryParams, run_history
 from tidings.bench.results import IngestResult
 from tidings.bench.service_ingest import ServiceParams, service_ingest
 from tidings.bench.ws_ingest import WsParams, ws_ingest
 from tidings.cli import main
+
+from .conftest import REDIS_URL
 
 MESSAGES = 300
 
@@ -79,14 +81,27 @@ def test_ingest_command_prints_table_and_writes_json(tmp_path: Path) -> None:
 
 async def test_fanout_delivers_every_message_once(tmp_path: Path,
                                                   database_url: str | None) -> None:
-    result = await run_fanout(tmp_path / "data", database_url,
-                              FanoutParams(members=5, senders=2, messages=20, clients=2))
+    [result] = await run_fanout(tmp_path / "data", database_url,
+                                FanoutParams(members=5, senders=2, messages=20, clients=2))
     assert result.engine == engine_name(database_url)
     assert result.errors == 0, result.error_codes
     assert result.acknowledged == 20
     assert (result.missing, result.duplicates, result.unparsed) == (0, 0, 0)
     assert result.delivered == result.expected_deliveries == 5 * 20
     assert result.ok
+
+
+async def test_fanout_over_three_nodes_next_to_one(tmp_path: Path, pg_url: str) -> None:
+    bus = BusChoice("redis", REDIS_URL)
+    three, one = await run_fanout(
+        tmp_path / "data", pg_url, FanoutParams(members=6, senders=3, messages=30, clients=2,
+                                                nodes=3), bus, versus_one=True)
+    assert (three.nodes, one.nodes) == (3, 1)
+    for result in (three, one):
+        assert result.errors == 0, result.error_codes
+        assert (result.missing, result.duplicates) == (0, 0)
+        assert result.delivered == result.expected_deliveries == 6 * 30
+        assert result.ok
 
 
 async def test_catchup_recovers_every_missed_message(tmp_path: Path,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from tidings.bus.base import ChatEvent, UserEvent
 from tidings.config import Settings
 from tidings.errors import ErrorCode, TidingsError
 from tidings.services.container import Services
-from tidings.testing import service_harness
+from tidings.services.hub import LiveHub
+from tidings.testing import RecordingBus, service_harness
 
 from .helpers import make_users, send_text
+from .test_hub import FakeSink
 
 
 async def test_direct_chat_is_one_per_pair(sv: Services) -> None:
@@ -134,3 +137,37 @@ async def test_chat_created_update_describes_the_new_chat(sv: Services) -> None:
     diff = await sv.sync.get_chat_difference(bob, chat.chat_id, 0, None)
     created = diff.updates[0]["chat"]
     assert (created["pts"], created["member_count"], created["title"]) == (1, 2, "g")
+
+
+async def test_membership_events_carry_their_pts_so_hubs_resist_reordering(
+        sv: Services) -> None:
+    assert isinstance(sv.bus, RecordingBus)
+    alice, bob = await make_users(sv, "alice", "bob")
+    chat = await sv.chats.create(alice, "group", "g", [])
+    start = len(sv.bus.events)
+    await sv.chats.add_members(alice, chat.chat_id, [bob])
+    await sv.chats.leave(bob, chat.chat_id)
+    await sv.chats.add_members(alice, chat.chat_id, [bob])
+    changes = [e for e in sv.bus.events[start:]
+               if (isinstance(e, ChatEvent) and (e.joined or e.left))
+               or (isinstance(e, UserEvent) and (e.joined_chats or e.left_chats))]
+    assert len(changes) == 6  # join, leave, join: one chat and one user event each
+    pts = [e.membership_pts for e in changes]
+    assert all(p > 0 for p in pts)
+    assert max(pts[0:2]) < min(pts[2:4]) and max(pts[2:4]) < min(pts[4:6])
+    # A node receiving the first join last still follows the chat for bob.
+    hub, sink = LiveHub(), FakeSink()
+    hub.attach(sink, bob, 1)
+    hub.follow(bob, [])
+    for event in [*changes[2:], *changes[:2]]:
+        hub.deliver(event)
+    hub.deliver(ChatEvent(chat_id=chat.chat_id, frame=b"next"))
+    assert sink.frames[-1] == b"next"
+    # ... and one receiving the leave after the re-join does not drop it
+    hub, sink = LiveHub(), FakeSink()
+    hub.attach(sink, bob, 1)
+    hub.follow(bob, [])
+    for event in [*changes[:2], *changes[4:], *changes[2:4]]:
+        hub.deliver(event)
+    hub.deliver(ChatEvent(chat_id=chat.chat_id, frame=b"next"))
+    assert sink.frames[-1] == b"next"

@@ -91,3 +91,47 @@ def test_a_push_is_encoded_once_per_codec_for_every_connection(
     assert all(s.frames == [frame] for s in json_sinks)
     pushed = {s.frames[0] for s in msgpack_sinks}
     assert len(pushed) == 1 and MSGPACK.decode(pushed.pop()) == JSON.decode(frame)
+
+
+def test_an_older_membership_change_arriving_late_is_ignored() -> None:
+    # Two nodes' events can reach a third in the other order than they
+    # committed: here the leave (pts 8) overtakes the join (pts 5) it follows.
+    hub, sink = LiveHub(), FakeSink()
+    hub.attach(sink, 1, 10)
+    hub.follow(1, [])
+    hub.deliver(ChatEvent(chat_id=5, frame=b"left", left=[1], membership_pts=8))
+    hub.deliver(UserEvent(user_id=1, frame=b"chat.left", left_chats=[5], membership_pts=8))
+    hub.deliver(ChatEvent(chat_id=5, frame=b"joined", joined=[1], membership_pts=5))
+    hub.deliver(UserEvent(user_id=1, frame=b"chat.joined", joined_chats=[5],
+                          membership_pts=5))
+    hub.deliver(ChatEvent(chat_id=5, frame=b"after leaving"))
+    assert b"after leaving" not in sink.frames
+    # ... and a newer join (a re-join) still applies, whichever event brings it
+    hub.deliver(UserEvent(user_id=1, frame=b"chat.joined again", joined_chats=[5],
+                          membership_pts=9))
+    hub.deliver(ChatEvent(chat_id=5, frame=b"joined again", joined=[1], membership_pts=10))
+    hub.deliver(ChatEvent(chat_id=5, frame=b"after joining again"))
+    assert sink.frames[-2:] == [b"joined again", b"after joining again"]
+
+
+def test_an_older_leave_arriving_late_does_not_unsubscribe() -> None:
+    hub, sink = LiveHub(), FakeSink()
+    hub.attach(sink, 1, 10)
+    hub.follow(1, [])
+    hub.deliver(ChatEvent(chat_id=5, frame=b"joined again", joined=[1], membership_pts=12))
+    hub.deliver(ChatEvent(chat_id=5, frame=b"old leave", left=[1], membership_pts=8))
+    hub.deliver(ChatEvent(chat_id=5, frame=b"next"))
+    assert sink.frames == [b"joined again", b"old leave", b"next"]
+
+
+def test_membership_order_is_forgotten_with_the_last_device() -> None:
+    hub, sink = LiveHub(), FakeSink()
+    hub.attach(sink, 1, 10)
+    hub.follow(1, [])
+    hub.deliver(ChatEvent(chat_id=5, frame=b"joined", joined=[1], membership_pts=5))
+    hub.detach(sink)
+    again = FakeSink()
+    hub.attach(again, 1, 10)
+    hub.follow(1, [5])
+    hub.deliver(ChatEvent(chat_id=5, frame=b"x"))
+    assert again.frames == [b"x"]

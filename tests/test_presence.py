@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tidings import wire
-from tidings.bus.base import AnyEvent, Deliver
+from tidings.bus.base import AnyEvent, Deliver, PresenceEvent
 from tidings.clock import FakeClock
 from tidings.codecs import JSON
 from tidings.config import Settings
@@ -162,3 +162,72 @@ async def test_presence_crosses_nodes(tmp_path: Path, database_url: str | None) 
             [push] = watcher.take()
             assert push["status"] == "offline"
             assert (await one.presence.query(bob, [alice]))[0]["status"] == "offline"
+
+
+class LossyBus(SharedBus):
+    """A shared bus whose server can be down: what is published then is lost."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def publish(self, event: AnyEvent) -> None:
+        if not self.down:
+            super().publish(event)
+
+
+async def test_a_node_not_heard_from_is_taken_for_dead(tmp_path: Path,
+                                                       database_url: str | None) -> None:
+    settings = test_settings(tmp_path / "data", database_url,
+                             presence_debounce_seconds=DEBOUNCE,
+                             presence_heartbeat_seconds=5, presence_node_timeout_seconds=15)
+    bus, clock_one, clock_two = SharedBus(), FakeClock(), FakeClock()
+    async with service_harness(settings, clock_one, bus) as one, \
+            service_harness(settings, clock_two, bus) as two:
+        alice, bob = await make_users(one, "alice", "bob")
+        one.presence.attach(Conn(), alice, 1)
+        watcher = Conn()
+        two.presence.attach(watcher, bob, 1)
+        await two.presence.subscribe(watcher, bob, [alice])
+        # node one dies without a word (SIGKILL): node two hears nothing more
+        bus.nodes.remove(one._deliver)
+        clock_two.advance(10)
+        two.presence.sweep()
+        assert two.presence.is_online(alice)  # within the timeout: still online
+        clock_two.advance(10)
+        two.presence.sweep()
+        assert not two.presence.is_online(alice)
+        await settle()
+        [push] = watcher.take()
+        assert push == {"push": "presence", "user_id": alice, "status": "offline",
+                        "last_seen": clock_two.now()}
+        # it was alive after all (a partition): its next event brings its users back
+        bus.nodes.append(one._deliver)
+        bus.publish(PresenceEvent(node=one.presence.node, kind="heartbeat", seq=1))
+        await settle()
+        assert two.presence.is_online(alice)
+        assert watcher.take()[0]["status"] == "online"
+
+
+async def test_presence_missed_during_a_bus_outage_is_repaired(
+        tmp_path: Path, database_url: str | None) -> None:
+    settings = test_settings(tmp_path / "data", database_url,
+                             presence_debounce_seconds=DEBOUNCE)
+    bus, clock_two = LossyBus(), FakeClock()
+    async with service_harness(settings, FakeClock(), bus) as one, \
+            service_harness(settings, clock_two, bus) as two:
+        alice, bob, carol = await make_users(one, "alice", "bob", "carol")
+        device = Conn()
+        one.presence.attach(device, alice, 1)
+        assert two.presence.is_online(alice)
+        bus.down = True
+        one.presence.detach(device)  # lost
+        one.presence.attach(Conn(), carol, 1)  # lost
+        bus.down = False
+        assert two.presence.is_online(alice) and not two.presence.is_online(carol)
+        # the next heartbeat shows node two it missed events; it asks for the state
+        clock_two.advance(settings.presence_heartbeat_seconds)
+        bus.publish(PresenceEvent(node=one.presence.node, kind="heartbeat",
+                                  seq=one.presence._seq))
+        assert not two.presence.is_online(alice) and two.presence.is_online(carol)
+        assert not two.presence.is_online(bob)

@@ -271,6 +271,12 @@ class Settings(BaseSettings):
     presence_debounce_seconds: float = Field(
         2.0, ge=0, description="a presence change is pushed after it held this long, so a "
         "flapping connection pushes nothing")
+    presence_heartbeat_seconds: float = Field(
+        5.0, gt=0, description="how often each node announces on the bus that it is alive "
+        "(with several nodes)")
+    presence_node_timeout_seconds: float = Field(
+        15.0, gt=0, description="a node not heard from this long is taken for dead: its "
+        "users go offline on the other nodes (a node killed without closing)")
 
     # auto-delete (chat.set_message_ttl)
     min_message_ttl_seconds: int = Field(
@@ -436,6 +442,10 @@ class Settings(BaseSettings):
         if self.typing_throttle_seconds >= self.typing_expire_seconds:
             raise ValueError("typing_throttle_seconds must be below typing_expire_seconds, or "
                              "a typing indicator expires between two relayed renewals")
+        if self.presence_node_timeout_seconds <= 2 * self.presence_heartbeat_seconds:
+            raise ValueError("presence_node_timeout_seconds must exceed twice "
+                             "presence_heartbeat_seconds, or one late heartbeat takes a "
+                             "live node's users offline")
         if self.search_default_limit > self.search_max_limit:
             raise ValueError("search_default_limit must not exceed search_max_limit")
         if len(self.entitlement_ttl_factors) != len(self.entitlement_quota_factors):

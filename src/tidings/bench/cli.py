@@ -166,11 +166,15 @@ def workload_options(fn: Any) -> Any:
     return fn
 
 
+DEFAULT_BUS_URLS = {"redis": "redis://127.0.0.1:6379/0", "nats": "nats://127.0.0.1:4222"}
+
+
 def engines_of(engine: str) -> tuple[str, ...]:
     return ("sqlite", "postgres") if engine == "both" else (engine,)
 
 
-Workload = Callable[[Path, str | None], Coroutine[Any, Any, R]]
+# A workload answers one row, or several (one per setup it compared).
+Workload = Callable[[Path, str | None], Coroutine[Any, Any, R | list[R]]]
 
 
 def run_workload(name: str, engine: str, database_url: str | None, json_path: Path | None,
@@ -178,7 +182,8 @@ def run_workload(name: str, engine: str, database_url: str | None, json_path: Pa
                  one: Workload[R] | list[Workload[R]]) -> list[R]:
     """Run ``one(data_dir, database_url)`` on a fresh database per engine (each
     with a server process of its own), then print the table and the JSON. A
-    list of workloads (variants, e.g. per transport) runs each in turn."""
+    list of workloads (variants, e.g. per transport) runs each in turn; a
+    workload may answer several rows (one per setup it compared)."""
     variants = one if isinstance(one, list) else [one]
     from tidings.bench.report import format_table, machine, to_json
     from tidings.bench.storage import fresh_database, server_versions
@@ -193,12 +198,13 @@ def run_workload(name: str, engine: str, database_url: str | None, json_path: Pa
             for eng in engines:
                 for i, variant in enumerate(variants):
                     async with fresh_database(eng, database_url) as url:
-                        result = await variant(Path(tmp) / f"{name}-{eng}-{i}", url)
-                    # fanout's variants are named by how the members connected
-                    label = " ".join(p for p in (name, eng, getattr(result, "transport", ""))
-                                     if p)
-                    click.echo(f"  {label}: {'ok' if result.ok else 'FAILED'}", err=True)
-                    results.append(result)
+                        found = await variant(Path(tmp) / f"{name}-{eng}-{i}", url)
+                    for result in found if isinstance(found, list) else [found]:
+                        # fanout's variants are named by how the members connected
+                        label = " ".join(p for p in (
+                            name, eng, getattr(result, "transport", "")) if p)
+                        click.echo(f"  {label}: {'ok' if result.ok else 'FAILED'}", err=True)
+                        results.append(result)
         return results, versions
 
     results, versions = run_async(go())
@@ -228,23 +234,43 @@ def fail_unless_ok(results: list[R], what: str) -> None:
 @click.option("--text-bytes", type=click.IntRange(min=32, max=4096), default=100,
               show_default=True)
 @transport_options
+@click.option("--nodes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="server processes over one PostgreSQL database and a bus; members "
+                   "connect to them in turn (more than 1 runs on PostgreSQL)")
+@click.option("--bus", type=click.Choice(["redis", "nats"]), default="redis",
+              show_default=True, help="the bus the nodes share (with --nodes > 1)")
+@click.option("--bus-url", default=None,
+              help="its server; default redis://127.0.0.1:6379/0 or nats://127.0.0.1:4222 "
+                   "(the run uses a channel of its own)")
+@click.option("--versus-one", is_flag=True,
+              help="also run the workload on one node over the same bus, for comparison")
 def fanout(engine: str, database_url: str | None, json_path: Path | None, members: int,
            senders: int, messages: int, clients: int, text_bytes: int, transport: str,
-           codec: str) -> None:
+           codec: str, nodes: int, bus: str, bus_url: str | None, versus_one: bool) -> None:
     """W1: group fan-out, every member online; send and delivery latency."""
-    from tidings.bench.fanout import FanoutParams, run_fanout
+    from tidings.bench.fanout import BusChoice, FanoutParams, run_fanout
     from tidings.bench.results import FANOUT_COLUMNS, FanoutResult
 
     if senders > members:
         raise click.BadParameter("at most --members senders", param_hint="--senders")
+    several = nodes > 1 or versus_one
+    source = click.get_current_context().get_parameter_source("engine")
+    if several and source is click.core.ParameterSource.DEFAULT:
+        engine = "postgres"  # several nodes share one database: SQLite cannot serve them
+    if several and engine != "postgres":
+        raise click.BadParameter("several nodes share one database: use --engine postgres",
+                                 param_hint="--nodes")
+    choice = BusChoice(bus, bus_url or DEFAULT_BUS_URLS[bus]) if several else None
     variants = [FanoutParams(members=members, senders=senders, messages=messages,
-                             clients=clients, text_bytes=text_bytes, transport=t, codec=c)
+                             clients=clients, text_bytes=text_bytes, transport=t, codec=c,
+                             nodes=nodes)
                 for t, c in combinations(transport, codec)]
 
     def runner(params: FanoutParams) -> Workload[FanoutResult]:
-        return lambda d, url: run_fanout(d, url, params)
+        return lambda d, url: run_fanout(d, url, params, choice, versus_one)
 
-    shown = {**asdict(variants[0]), "transport": transport, "codec": codec}
+    shown = {**asdict(variants[0]), "transport": transport, "codec": codec,
+             "bus": bus if several else "local", "versus_one": versus_one}
     results = run_workload("fanout", engine, database_url, json_path, FANOUT_COLUMNS,
                            shown, [runner(p) for p in variants])
     fail_unless_ok(results, "deliveries missing or duplicated, or sends failed")

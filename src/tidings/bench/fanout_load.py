@@ -43,6 +43,7 @@ class FanoutMember(msgspec.Struct, frozen=True):
     user_id: int
     sender: int  # sender index (makes local ids unique), -1 for a receiver only
     sends: int
+    url: str = ""  # the node this member connects to; "" for the config's url
 
 
 class FanoutConfig(msgspec.Struct, frozen=True):
@@ -269,7 +270,8 @@ async def main() -> None:
     wire = Wire(config.codec)
     async with session() as http:
         sockets = await asyncio.gather(*(
-            signed_in_link(http, config.url, wire, "auth.token", {"token": spec.token})
+            signed_in_link(http, spec.url or config.url, wire, "auth.token",
+                           {"token": spec.token})
             for spec in config.members))
         progress = Progress(len(config.members))
         members = [Member(ws, spec, config, progress, wire)

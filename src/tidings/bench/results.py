@@ -99,6 +99,7 @@ class FanoutResult:
     clients: int  # load-generator processes
     workload: str = "fanout"
     transport: str = "ws+json"  # how the members were connected: <ws|tcp>+<json|msgpack>
+    nodes: int = 1  # server processes, members spread over them (several: over a bus)
     unparsed: int = 0  # message.new without a bench timestamp (should be 0)
     push_frames: int = 0  # chat_updates frames the members read (a frame may batch updates)
     db_cpu_seconds: float | None = None
@@ -168,8 +169,8 @@ class FanoutResult:
 
 
 FANOUT_COLUMNS: list[tuple[str, str]] = [
-    ("engine", "engine"), ("transport", "transport"), ("members", "members"),
-    ("senders", "senders"),
+    ("engine", "engine"), ("transport", "transport"), ("nodes", "nodes"),
+    ("members", "members"), ("senders", "senders"),
     ("acknowledged", "acked"), ("msgs_per_s", "msgs/s"), ("send_p50_ms", "send p50"),
     ("send_p95_ms", "p95"), ("send_p99_ms", "p99 ms"), ("delivery_p50_ms", "dlv p50"),
     ("delivery_p95_ms", "p95"), ("delivery_p99_ms", "p99 ms"),

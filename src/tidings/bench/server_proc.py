@@ -153,8 +153,10 @@ class ServerProcess:
 
 @contextlib.asynccontextmanager
 async def server_process(data_dir: Path, database_url: str | None,
-                         session: aiohttp.ClientSession, *, tcp: bool = False
-                         ) -> AsyncIterator[ServerProcess]:
+                         session: aiohttp.ClientSession, env: dict[str, str] | None = None,
+                         *, tcp: bool = False) -> AsyncIterator[ServerProcess]:
+    """``env`` adds settings (``TIDINGS_*``) to the server's environment; ``tcp``
+    opens a TCP listener too."""
     port = free_port()
     tcp_port = free_port() if tcp else None
     args = ["-m", "tidings", "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -167,7 +169,7 @@ async def server_process(data_dir: Path, database_url: str | None,
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, *args, stdin=asyncio.subprocess.DEVNULL,
-            stdout=log, stderr=log, env=server_env(),
+            stdout=log, stderr=log, env={**server_env(), **(env or {})},
             # Many connections need many descriptors: the soft limit goes up to
             # the hard one (raising the hard limit needs privileges we do not ask for).
             preexec_fn=raise_nofile_limit)

@@ -19,6 +19,10 @@ class BusEvent(msgspec.Struct, frozen=True, tag_field="t"):
     ``views_changed`` tells read caches that what members may read changed
     beyond joins and leaves (history cleared for everyone: every member of the
     chat; hidden or cleared for one user: those chats of that user).
+    ``membership_pts`` is a pts the membership change (``joined``/``left``,
+    ``joined_chats``/``left_chats``) wrote in its chat: events of two nodes may
+    reach a third in the other order than they committed, and a hub ignores a
+    change older than the last one it applied for that user and chat.
     """
 
 
@@ -31,6 +35,7 @@ class ChatEvent(BusEvent, frozen=True, tag="c"):
     # An ephemeral push about one user (typing, their read cursor) goes to
     # the other members only: this user's devices do not receive the frame.
     skip_user: int | None = None
+    membership_pts: int = 0
 
 
 class UserEvent(BusEvent, frozen=True, tag="u"):
@@ -40,17 +45,23 @@ class UserEvent(BusEvent, frozen=True, tag="u"):
     left_chats: list[int] = []
     close_devices: list[int] = []
     views_changed: list[int] = []
+    membership_pts: int = 0
 
 
 class PresenceEvent(BusEvent, frozen=True, tag="p"):
     """Ephemeral, in no log: ``node`` went ``online`` (its first device of each
-    user connected) or ``offline`` (its last one left, at ``at``), or a node
-    started (``hello``: every node answers with its online users)."""
+    user connected) or ``offline`` (its last one left, at ``at``); ``state``
+    lists every user online on ``node`` (it replaces what others knew);
+    ``hello`` asks every node for its ``state`` (a node started, or missed
+    events); ``heartbeat`` says ``node`` is alive. ``seq`` counts the
+    online/offline/state events ``node`` published, so a receiver that missed
+    one (a bus outage) notices and asks again."""
 
     node: str
-    kind: str  # online | offline | hello
+    kind: str  # online | offline | state | hello | heartbeat
     user_ids: list[int] = []
     at: int = 0
+    seq: int = 0
 
 
 AnyEvent = ChatEvent | UserEvent | PresenceEvent

@@ -12,12 +12,15 @@ Quick start::
         msg = await c.send_text(chat["chat_id"], "hi")
         await c.wait_for(lambda c: msg["msg_id"] in c.chats[chat["chat_id"]].messages)
 
-Client(url, *, reconnect=True, backoff_initial=0.2, backoff_max=10.0,
+Client(url, *, fallback_urls=(), reconnect=True, backoff_initial=0.2, backoff_max=10.0,
        request_timeout=30.0, heartbeat=20.0, reload_limit=100, codec="json")
     url: ``ws://HOST:PORT/ws`` (or ``wss://``) or ``tcp://HOST:TCP_PORT`` (the
     server's ``tcp_port``); codec: ``"json"`` or ``"msgpack"`` (WebSocket
     subprotocol ``tidings.msgpack``, or the TCP hello). Frames decode to the
     same dicts whatever the transport and codec.
+    ``fallback_urls``: other nodes of the same deployment; a reconnect whose
+    address refuses the connection tries the next one in turn (``url`` says
+    which one the client uses now).
 
 Connection and auth
     await connect()            open the socket (``async with`` does it); no-op if open

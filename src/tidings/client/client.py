@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -37,6 +37,7 @@ class Client:
         self,
         url: str,
         *,
+        fallback_urls: Sequence[str] = (),
         reconnect: bool = True,
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
@@ -49,6 +50,9 @@ class Client:
             raise ValueError(f"unknown codec {codec!r}; one of {', '.join(CODECS)}")
         self.url = url
         self.codec: Codec = CODECS[codec]
+        # Where a reconnect goes when the current address refuses: the next one,
+        # in turn (several nodes without a load balancer in front).
+        self.urls = [url, *(u for u in fallback_urls if u != url)]
         self.reconnect = reconnect
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
@@ -379,6 +383,12 @@ class Client:
             codec=self.codec,
         )
 
+    def _next_url(self) -> None:
+        if len(self.urls) > 1:
+            at = self.urls.index(self.url) if self.url in self.urls else -1
+            self.url = self.urls[(at + 1) % len(self.urls)]
+            log.info("tidings client: trying %s next", self.url)
+
     async def _process_pushes(self) -> None:
         while True:
             push = await self._pushes.get()
@@ -425,6 +435,7 @@ class Client:
             conn = await self._open()
         except ConnectionLost as exc:
             log.debug("tidings client: reconnect failed: %s", exc)
+            self._next_url()
             return False
         try:
             result = await conn.call("auth.token", {"token": self.token})

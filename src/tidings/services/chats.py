@@ -279,7 +279,8 @@ class ChatService:
         publish_chat_on_commit(txn, self._bus, chat.chat_id, ups, left=[target_id])
         uu = await updates.append_user_update_txn(
             txn, target_id, now, "chat.left", {"chat_id": chat.chat_id, "pts": left_pts})
-        publish_user_on_commit(txn, self._bus, target_id, [uu], left_chats=[chat.chat_id])
+        publish_user_on_commit(txn, self._bus, target_id, [uu], left_chats=[chat.chat_id],
+                               membership_pts=int(left_pts))
         return int(left_pts)
 
     async def _notify_joined_txn(self, txn: Txn, chat: chats.ChatRow, user_ids: list[int],
@@ -294,7 +295,8 @@ class ChatService:
                    "read_pts": joined_pts - 1, **view}
         for u in user_ids:
             uu = await updates.append_user_update_txn(txn, u, now, "chat.joined", payload)
-            publish_user_on_commit(txn, self._bus, u, [uu], joined_chats=[chat.chat_id])
+            publish_user_on_commit(txn, self._bus, u, [uu], joined_chats=[chat.chat_id],
+                                   membership_pts=joined_pts)
 
     # -- settings
     async def set_expire(self, user_id: int, chat_id: int, expire_at: int | None) -> int:

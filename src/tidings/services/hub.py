@@ -2,7 +2,10 @@
 
 The hub keeps, for the users connected to this process, the set of chats each
 follows, and delivers bus events to their connections. It is fed only by the
-bus, so every node sees the same sequence of subscription changes.
+bus. Events of two nodes can reach this one in the other order than they
+committed (a join on one node, then a leave on another), so each change of who
+follows a chat carries the pts it wrote (``membership_pts``) and the hub
+ignores, per user and chat, a change older than the last one it applied.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ class LiveHub:
         # (between attach and follow): that list may predate the leave.
         self._left_while_loading: dict[int, set[int]] = {}
         self._loading: dict[int, int] = defaultdict(int)
+        # user -> chat -> pts of the newest membership change applied, for users
+        # connected here only (dropped with their last device).
+        self._membership_pts: dict[int, dict[int, int]] = {}
 
     # -- connections
     def attach(self, sink: Sink, user_id: int, device_id: int) -> None:
@@ -82,6 +88,7 @@ class LiveHub:
         ONLINE_DEVICES.dec()
         if not sinks:
             del self._sinks[user_id]
+            self._membership_pts.pop(user_id, None)
             for chat_id in self._chats_of.pop(user_id, set()):
                 users = self._users_in.get(chat_id)
                 if users is not None:
@@ -100,26 +107,45 @@ class LiveHub:
             self._deliver_user(event)
 
     def _deliver_chat(self, event: ChatEvent) -> None:
+        pts = event.membership_pts
         for user_id in event.joined:
-            self._subscribe(user_id, event.chat_id)
+            if self._is_newest(user_id, event.chat_id, pts):
+                self._subscribe(user_id, event.chat_id)
         frames = PushFrames(event.frame)  # other codecs: encoded once, on first need
         for user_id in tuple(self._users_in.get(event.chat_id, ())):
             if user_id != event.skip_user:
                 self._push_to_user(user_id, frames)
         for user_id in event.left:
-            self._unsubscribe(user_id, event.chat_id)
+            if self._is_newest(user_id, event.chat_id, pts):
+                self._unsubscribe(user_id, event.chat_id)
 
     def _deliver_user(self, event: UserEvent) -> None:
+        pts = event.membership_pts
         for chat_id in event.joined_chats:
-            self._subscribe(event.user_id, chat_id)
+            if self._is_newest(event.user_id, chat_id, pts):
+                self._subscribe(event.user_id, chat_id)
         self._push_to_user(event.user_id, PushFrames(event.frame))
         for chat_id in event.left_chats:
-            self._unsubscribe(event.user_id, chat_id)
+            if self._is_newest(event.user_id, chat_id, pts):
+                self._unsubscribe(event.user_id, chat_id)
         if event.close_devices:
             closing = set(event.close_devices)
             for sink in tuple(self._sinks.get(event.user_id, ())):
                 if self._identity[sink][1] in closing:
                     sink.revoke()
+
+    def _is_newest(self, user_id: int, chat_id: int, pts: int) -> bool:
+        """Whether a membership change at ``pts`` is not older than the last one
+        applied here (and records it). 0: an event that carries no pts."""
+        if pts <= 0 or user_id not in self._sinks:
+            return True
+        seen = self._membership_pts.setdefault(user_id, {})
+        if pts < seen.get(chat_id, 0):
+            log.debug("hub: membership change of user %s in chat %s at pts %s is older "
+                      "than one applied; ignored", user_id, chat_id, pts)
+            return False
+        seen[chat_id] = pts
+        return True
 
     def _push_to_user(self, user_id: int, frames: PushFrames) -> None:
         for sink in tuple(self._sinks.get(user_id, ())):

@@ -2,11 +2,21 @@
 never written to an update log.
 
 A user is online while any of their devices is connected to any node. Each
-node counts its own connections per user and tells every node (the bus) when a
-user's first device here connects or the last one leaves (``PresenceEvent``);
-every node keeps the set of nodes each user is online on. A node that starts
-asks the others for theirs (``hello``). When the last device leaves, its
-``devices.last_seen_at`` is written, so last seen survives restarts.
+node counts its own connections per user and tells the other nodes (the bus)
+when a user's first device here connects or the last one leaves
+(``PresenceEvent``); every node keeps, per other node, the users online there.
+A node that starts asks the others for theirs (``hello``; each answers with its
+whole ``state``). When the last device leaves, its ``devices.last_seen_at`` is
+written, so last seen survives restarts.
+
+The bus loses what is published while its server is down, and a node killed
+without closing says nothing, so each node also sends a ``heartbeat`` every
+``presence_heartbeat_seconds`` carrying ``seq``, the count of presence events
+it published. A receiver that finds a gap in a node's ``seq`` asks again
+(``hello``, at most once per heartbeat interval); a node not heard from within
+``presence_node_timeout_seconds`` is taken for dead and its users go offline
+here (their last seen: when that was noticed). A node taken for dead that
+speaks again is asked for its state, and its users come back.
 
 A connection follows users with ``presence.subscribe`` (at most
 ``presence_max_subscriptions``); a change is pushed to it only after it held
@@ -20,8 +30,7 @@ exact ``online`` / ``offline`` with ``last_seen``; not allowed (or blocked by
 the user), the Telegram-style rounding with no time: ``recently`` (online, or
 seen within 3 days), ``within_week``, ``within_month``, ``long_ago``. A
 viewer's subscription keeps the relation it had when made: subscribe again
-after a privacy change. A node that dies without closing leaves its users
-online on the other nodes until it (or a node with its name) starts again."""
+after a privacy change."""
 
 from __future__ import annotations
 
@@ -79,7 +88,12 @@ class PresenceService:
         self.node = uuid.uuid4().hex
         self._local: dict[int, int] = defaultdict(int)  # user -> devices connected here
         self._devices: dict[Watcher, tuple[int, int]] = {}  # connection -> (user, device)
-        self._online_on: dict[int, set[str]] = {}  # user -> nodes with a device of theirs
+        self._online_on: dict[int, set[str]] = {}  # user -> other nodes with a device of theirs
+        self._users_on: dict[str, set[int]] = {}  # other node -> its online users
+        self._peers: dict[str, tuple[int, float]] = {}  # other node -> (seq, heard at)
+        self._seq = 0  # presence events this node published (online, offline)
+        self._asked_at: float | None = None  # when this node last sent hello
+        self._heartbeat: asyncio.Task[None] | None = None
         # Only for users someone here follows (their pushes need it at once);
         # everyone else's comes from devices.last_seen_at, so this stays bounded.
         self._last_seen: dict[int, int] = {}
@@ -90,13 +104,16 @@ class PresenceService:
 
     # -- connections (called by the transport)
     def start(self) -> None:
-        self._bus.publish(PresenceEvent(node=self.node, kind="hello"))
+        self._ask()
+        self._heartbeat = asyncio.get_running_loop().create_task(
+            self._heartbeat_loop(), name="presence-heartbeat")
 
     def attach(self, conn: Watcher, user_id: int, device_id: int) -> None:
         self._devices[conn] = (user_id, device_id)
         self._local[user_id] += 1
         if self._local[user_id] == 1:
-            self._bus.publish(PresenceEvent(node=self.node, kind="online", user_ids=[user_id]))
+            self._announce("online", [user_id])
+            self._changed(user_id)
             self._tell_webhook(user_id, True, self._clock.now())
 
     def detach(self, conn: Watcher) -> None:
@@ -111,8 +128,8 @@ class PresenceService:
             return
         del self._local[user_id]
         now = self._clock.now()
-        self._bus.publish(PresenceEvent(node=self.node, kind="offline", user_ids=[user_id],
-                                        at=now))
+        self._announce("offline", [user_id], now)
+        self._went_offline(user_id, now)
         self._spawn(self._record(device_id, now))
         self._tell_webhook(user_id, False, now)
 
@@ -137,35 +154,118 @@ class PresenceService:
 
     async def stop(self) -> None:
         """Tell the other nodes this node's users are gone."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.wait({self._heartbeat})
+            self._heartbeat = None
         if self._local:
-            self._bus.publish(PresenceEvent(node=self.node, kind="offline",
-                                            user_ids=sorted(self._local),
-                                            at=self._clock.now()))
+            self._announce("offline", sorted(self._local), self._clock.now())
         for timer in self._timers.values():
             timer.cancel()
         if self._tasks:
             await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
 
     # -- the bus
+    def _announce(self, kind: str, user_ids: list[int], at: int = 0) -> None:
+        self._seq += 1
+        self._bus.publish(PresenceEvent(node=self.node, kind=kind, user_ids=user_ids, at=at,
+                                        seq=self._seq))
+
+    def _ask(self) -> None:
+        """Ask every node for its state (answered by ``state`` events)."""
+        self._asked_at = self._clock.monotonic()
+        self._bus.publish(PresenceEvent(node=self.node, kind="hello", seq=self._seq))
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.presence_heartbeat_seconds)
+            try:
+                self._bus.publish(PresenceEvent(node=self.node, kind="heartbeat",
+                                                seq=self._seq))
+                self.sweep()
+            except Exception:
+                log.exception("presence: heartbeat failed")
+
+    def sweep(self) -> None:
+        """Take the nodes not heard from within the timeout for dead."""
+        deadline = self._clock.monotonic() - self._settings.presence_node_timeout_seconds
+        for node in [n for n, (_, heard) in self._peers.items() if heard < deadline]:
+            log.warning("presence: node %s not heard from for %gs; its users go offline",
+                        node, self._settings.presence_node_timeout_seconds)
+            del self._peers[node]
+            self._replace(node, set(), self._clock.now())
+
     def on_event(self, event: PresenceEvent) -> None:
-        if event.kind == "hello":
-            if event.node != self.node and self._local:
-                self._bus.publish(PresenceEvent(node=self.node, kind="online",
-                                                user_ids=sorted(self._local)))
+        if event.node == self.node:
+            return  # this node's own users are counted in _local
+        known = self._peers.get(event.node)
+        seq = known[0] if known is not None else 0
+        if event.kind == "state":
+            seq = event.seq
+            self._replace(event.node, set(event.user_ids), event.at)
+        elif event.kind in ("online", "offline"):
+            if event.seq != seq + 1:
+                self._ask_again(event.node)
+            seq = event.seq
+            self._apply(event)
+        else:  # hello, heartbeat
+            if event.kind == "hello":
+                self._bus.publish(PresenceEvent(node=self.node, kind="state",
+                                                user_ids=sorted(self._local),
+                                                at=self._clock.now(), seq=self._seq))
+            if event.seq != seq:
+                self._ask_again(event.node)
+        self._peers[event.node] = (seq, self._clock.monotonic())
+
+    def _ask_again(self, node: str) -> None:
+        """Events of ``node`` were missed: ask for states, at most once per heartbeat."""
+        now = self._clock.monotonic()
+        if self._asked_at is not None and (
+                now - self._asked_at < self._settings.presence_heartbeat_seconds):
             return
+        log.info("presence: missed events of node %s; asking every node for its state", node)
+        self._ask()
+
+    def _apply(self, event: PresenceEvent) -> None:
+        users = self._users_on.setdefault(event.node, set())
         for user_id in event.user_ids:
             if event.kind == "online":
+                users.add(user_id)
                 self._online_on.setdefault(user_id, set()).add(event.node)
+                self._changed(user_id)
             else:
-                nodes = self._online_on.get(user_id)
-                if nodes is not None:
-                    nodes.discard(event.node)
-                    if not nodes:
-                        del self._online_on[user_id]
-            if user_id in self._watches:
-                if event.kind != "online":
-                    self._last_seen[user_id] = max(event.at, self._last_seen.get(user_id, 0))
-                self._schedule(user_id)
+                users.discard(user_id)
+                self._leave(user_id, event.node, event.at)
+        if not users:
+            del self._users_on[event.node]
+
+    def _replace(self, node: str, users: set[int], at: int) -> None:
+        """``node``'s online users are now ``users``."""
+        before = self._users_on.pop(node, set())
+        if users:
+            self._users_on[node] = users
+        for user_id in users - before:
+            self._online_on.setdefault(user_id, set()).add(node)
+            self._changed(user_id)
+        for user_id in before - users:
+            self._leave(user_id, node, at)
+
+    def _leave(self, user_id: int, node: str, at: int) -> None:
+        nodes = self._online_on.get(user_id)
+        if nodes is not None:
+            nodes.discard(node)
+            if not nodes:
+                del self._online_on[user_id]
+        self._went_offline(user_id, at)
+
+    def _went_offline(self, user_id: int, at: int) -> None:
+        if user_id in self._watches:
+            self._last_seen[user_id] = max(at, self._last_seen.get(user_id, 0))
+            self._schedule(user_id)
+
+    def _changed(self, user_id: int) -> None:
+        if user_id in self._watches:
+            self._schedule(user_id)
 
     def _unwatch(self, target: int, conn: Watcher) -> None:
         watches = self._watches.get(target)
@@ -193,7 +293,7 @@ class PresenceService:
 
     # -- views
     def is_online(self, user_id: int) -> bool:
-        return user_id in self._online_on
+        return user_id in self._local or user_id in self._online_on
 
     def online_nodes(self, user_id: int) -> int:
         """How many nodes have a device of this user, as the bus told this one."""
