@@ -296,8 +296,10 @@ class PresenceService:
         return user_id in self._local or user_id in self._online_on
 
     def online_nodes(self, user_id: int) -> int:
-        """How many nodes have a device of this user, as the bus told this one."""
-        return len(self._online_on.get(user_id, ()))
+        """How many nodes have a device of this user: this one by its own count,
+        the others as the bus told it."""
+        others = self._online_on.get(user_id, set()) - {self.node}
+        return len(others) + (1 if user_id in self._local else 0)
 
     def _view(self, user_id: int, exact: bool, now: int, last_seen: int | None
               ) -> dict[str, Any]:
