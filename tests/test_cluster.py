@@ -40,7 +40,9 @@ from tidings.services.notify import chat_frame, user_frame
 from .bus_servers import BusServer, NatsServer, RedisServer
 from .cluster_helpers import Device, NodeProcess
 
-pytestmark = pytest.mark.slow
+# Three server processes start and a bus restarts: more than the default 120 s
+# on a loaded machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 PASSWORD = "correct horse battery"
 USERS = 6
