@@ -189,8 +189,12 @@ def fail_unless_ok(results: list[R], what: str) -> None:
               help="load-generator processes the members are spread over")
 @click.option("--text-bytes", type=click.IntRange(min=32, max=4096), default=100,
               show_default=True)
+@click.option("--reference", is_flag=True, default=False,
+              help="also run the same load on the reference server (no storage, no "
+                   "logic) and report tidings as a ratio to it")
 def fanout(engine: str, database_url: str | None, json_path: Path | None, members: int,
-           senders: int, messages: int, clients: int, text_bytes: int) -> None:
+           senders: int, messages: int, clients: int, text_bytes: int, reference: bool
+           ) -> None:
     """W1: group fan-out, every member online; send and delivery latency."""
     from tidings.bench.fanout import FanoutParams, run_fanout
     from tidings.bench.results import FANOUT_COLUMNS
@@ -198,7 +202,7 @@ def fanout(engine: str, database_url: str | None, json_path: Path | None, member
     if senders > members:
         raise click.BadParameter("at most --members senders", param_hint="--senders")
     params = FanoutParams(members=members, senders=senders, messages=messages,
-                          clients=clients, text_bytes=text_bytes)
+                          clients=clients, text_bytes=text_bytes, reference=reference)
     results = run_workload("fanout", engine, database_url, json_path, FANOUT_COLUMNS,
                            asdict(params), lambda d, url: run_fanout(d, url, params))
     fail_unless_ok(results, "deliveries missing or duplicated, or sends failed")
@@ -235,15 +239,19 @@ def catchup(engine: str, database_url: str | None, json_path: Path | None, messa
               help="seconds of paging")
 @click.option("--passes", type=click.IntRange(min=1), default=None,
               help="instead of --duration: complete passes per reader")
+@click.option("--reference", is_flag=True, default=False,
+              help="also run the same load on the reference server (pages answered "
+                   "from memory) and report tidings as a ratio to it")
 def history(engine: str, database_url: str | None, json_path: Path | None, messages: int,
-            readers: int, clients: int, page: int, duration: float, passes: int | None
-            ) -> None:
+            readers: int, clients: int, page: int, duration: float, passes: int | None,
+            reference: bool) -> None:
     """W3: concurrent readers page backwards through one chat."""
     from tidings.bench.history import HistoryParams, run_history
     from tidings.bench.results import HISTORY_COLUMNS
 
     params = HistoryParams(messages=messages, readers=readers, clients=clients, page=page,
-                           duration=None if passes else duration, passes=passes)
+                           duration=None if passes else duration, passes=passes,
+                           reference=reference)
     results = run_workload("history", engine, database_url, json_path, HISTORY_COLUMNS,
                            asdict(params), lambda d, url: run_history(d, url, params))
     fail_unless_ok(results, "pages failed or a pass did not see every message once")

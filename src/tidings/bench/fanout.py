@@ -24,7 +24,7 @@ from tidings.bench.loader import loaders, run_all
 from tidings.bench.plan import Plan
 from tidings.bench.procstat import PostgresCpu
 from tidings.bench.results import FanoutResult, percentile
-from tidings.bench.server_proc import ServerProcess, server_process
+from tidings.bench.server_proc import ServerProcess, reference_process, server_process
 from tidings.bench.storage import engine_of
 from tidings.bench.wsetup import Account, group_of, register_accounts
 
@@ -39,6 +39,7 @@ class FanoutParams:
     clients: int = 4
     text_bytes: int = 100
     idle_timeout: float = 10.0  # after the senders finished, give up on what is missing
+    reference: bool = False  # also run the same load on the reference server
 
     def __post_init__(self) -> None:
         if not 1 <= self.senders <= self.members:
@@ -74,7 +75,21 @@ async def fanout_phase(session: aiohttp.ClientSession, server: ServerProcess, en
     accounts = await register_accounts(session, url,
                                        [f"{prefix}{i}" for i in range(params.members)])
     chat_id = await group_of(session, url, accounts[0], accounts[1:], f"{prefix} group")
-    configs, paths = configs_for(url, chat_id, accounts, params, directory, prefix)
+    result = await measured_run(server, engine, params, accounts, chat_id, directory, prefix)
+    if params.reference:
+        tokens = {a.token: a.user_id for a in accounts}
+        async with reference_process(directory, chat_id, tokens, session) as ref:
+            floor = await measured_run(ref, "reference", params, accounts, chat_id,
+                                       directory, f"{prefix}-ref")
+        result.reference = floor.to_json()
+    return result
+
+
+async def measured_run(server: ServerProcess, engine: str, params: FanoutParams,
+                       accounts: list[Account], chat_id: int, directory: Path, prefix: str
+                       ) -> FanoutResult:
+    """The load generators against ``server``, its CPU read around the run."""
+    configs, paths = configs_for(server.ws_url, chat_id, accounts, params, directory, prefix)
     db_cpu = PostgresCpu(enabled=engine == "postgres", precise=True)
     async with loaders(configs, directory, MODULE, name=f"{prefix}-gen") as started:
         for loader in started:

@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,7 +74,13 @@ def git_commit() -> str | None:
 
 
 def machine(versions: dict[str, str]) -> dict[str, Any]:
-    return {"nproc": os.cpu_count(), "cpu": cpu_model(),
+    """The machine and code of a run, with its floor (printed as one line too:
+    figures from two machines compare only next to it)."""
+    from tidings.bench.probe import measure
+
+    floor = measure()
+    print(floor.line(), file=sys.stderr)
+    return {"nproc": os.cpu_count(), "cpu": cpu_model(), "floor": floor.to_json(),
             "python": platform.python_version(), "commit": git_commit(), **versions}
 
 

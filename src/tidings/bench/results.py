@@ -64,6 +64,12 @@ def _per_msg(seconds: float | None, count: int) -> float | None:
     return seconds * 1e6 / count
 
 
+def _ratio(ours: float | None, reference: float | None) -> float | None:
+    if ours is None or not reference:
+        return None
+    return ours / reference
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
@@ -110,6 +116,20 @@ class FanoutResult:
     delivery_p99_ms: float | None = None
     errors: int = 0
     error_codes: dict[str, int] = field(default_factory=dict)
+    reference: dict[str, Any] | None = None  # the same load on the reference server
+
+    @property
+    def cpu_vs_reference(self) -> float | None:
+        """Server CPU per delivery, as a multiple of the reference server's."""
+        ref = self.reference
+        return _ratio(self.server_cpu_us_per_delivery,
+                      ref["server_cpu_us_per_delivery"] if ref else None)
+
+    @property
+    def rate_vs_reference(self) -> float | None:
+        """Deliveries per second, as a fraction of the reference server's."""
+        ref = self.reference
+        return _ratio(self.deliveries_per_s, ref["deliveries_per_s"] if ref else None)
 
     @property
     def expected_deliveries(self) -> int:
@@ -146,7 +166,8 @@ class FanoutResult:
     def ok(self) -> bool:
         return (self.errors == 0 and self.acknowledged == self.messages
                 and self.missing == 0 and self.duplicates == 0 and self.unparsed == 0
-                and self.delivered == self.expected_deliveries)
+                and self.delivered == self.expected_deliveries
+                and (self.reference is None or bool(self.reference["ok"])))
 
     def to_json(self) -> dict[str, Any]:
         row = asdict(self)
@@ -159,7 +180,8 @@ class FanoutResult:
             server_cpu_us_per_delivery=_round(self.server_cpu_us_per_delivery),
             db_cpu_us_per_delivery=_round(self.db_cpu_us_per_delivery),
             client_cpu_us_per_delivery=_round(self.client_cpu_us_per_delivery),
-            ok=self.ok)
+            cpu_vs_reference=_round(self.cpu_vs_reference),
+            rate_vs_reference=_round(self.rate_vs_reference), ok=self.ok)
         for key in ("send_p50_ms", "send_p95_ms", "send_p99_ms", "delivery_p50_ms",
                     "delivery_p95_ms", "delivery_p99_ms"):
             row[key] = _ms(row[key])
@@ -174,7 +196,8 @@ FANOUT_COLUMNS: list[tuple[str, str]] = [
     ("all_delivered_s", "all dlv s"), ("missing", "missing"), ("duplicates", "dups"),
     ("updates_per_frame", "upd/frame"),
     ("server_cpu_us_per_delivery", "srv µs/dlv"), ("db_cpu_us_per_delivery", "db µs/dlv"),
-    ("client_cpu_us_per_delivery", "cli µs/dlv"), ("errors", "errors"),
+    ("client_cpu_us_per_delivery", "cli µs/dlv"), ("cpu_vs_reference", "cpu x ref"),
+    ("rate_vs_reference", "rate x ref"), ("errors", "errors"),
 ]
 
 
@@ -283,6 +306,19 @@ class HistoryResult:
     p99_ms: float | None = None
     errors: int = 0
     error_codes: dict[str, int] = field(default_factory=dict)
+    reference: dict[str, Any] | None = None  # the same load on the reference server
+
+    @property
+    def cpu_vs_reference(self) -> float | None:
+        """Server CPU per page, as a multiple of the reference server's."""
+        ref = self.reference
+        return _ratio(self.server_cpu_us_per_page, ref["server_cpu_us_per_page"] if ref else None)
+
+    @property
+    def rate_vs_reference(self) -> float | None:
+        """Pages per second, as a fraction of the reference server's."""
+        ref = self.reference
+        return _ratio(self.pages_per_s, ref["pages_per_s"] if ref else None)
 
     @property
     def pages_per_s(self) -> float:
@@ -303,7 +339,8 @@ class HistoryResult:
     @property
     def ok(self) -> bool:
         return (self.errors == 0 and self.bad_passes == 0 and self.pages > 0
-                and (self.expected_pages is None or self.pages == self.expected_pages))
+                and (self.expected_pages is None or self.pages == self.expected_pages)
+                and (self.reference is None or bool(self.reference["ok"])))
 
     def to_json(self) -> dict[str, Any]:
         row = asdict(self)
@@ -312,7 +349,8 @@ class HistoryResult:
                    db_cpu_us_per_page=_round(self.db_cpu_us_per_page),
                    client_cpu_us_per_page=_round(self.client_cpu_us_per_page),
                    p50_ms=_ms(self.p50_ms), p95_ms=_ms(self.p95_ms), p99_ms=_ms(self.p99_ms),
-                   ok=self.ok)
+                   cpu_vs_reference=_round(self.cpu_vs_reference),
+                   rate_vs_reference=_round(self.rate_vs_reference), ok=self.ok)
         return row
 
 
@@ -322,6 +360,7 @@ HISTORY_COLUMNS: list[tuple[str, str]] = [
     ("pages_per_s", "pages/s"), ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms"),
     ("p99_ms", "p99 ms"), ("server_cpu_us_per_page", "srv µs/page"),
     ("db_cpu_us_per_page", "db µs/page"), ("client_cpu_us_per_page", "cli µs/page"),
+    ("cpu_vs_reference", "cpu x ref"), ("rate_vs_reference", "rate x ref"),
     ("errors", "errors"),
 ]
 

@@ -163,3 +163,33 @@ async def server_process(data_dir: Path, database_url: str | None,
         yield server
     finally:
         await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def reference_process(directory: Path, chat_id: int, tokens: dict[str, int],
+                            session: aiohttp.ClientSession,
+                            pages: dict[str, bytes] | None = None
+                            ) -> AsyncIterator[ServerProcess]:
+    """The reference server (``tidings.bench.reference``) in a process of its
+    own, measured as the server is."""
+    import msgspec
+
+    from tidings.bench.reference import ReferenceConfig
+
+    port = free_port()
+    config = ReferenceConfig(port=port, chat_id=chat_id, tokens=tokens, pages={
+        before: msgspec.Raw(body) for before, body in (pages or {}).items()})
+    config_path = new_log(directory, "reference.json")
+    config_path.write_bytes(msgspec.json.encode(config))
+    log_path = new_log(directory, "reference.log")
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tidings.bench.reference", str(config_path),
+            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+            preexec_fn=raise_nofile_limit)
+    server = ServerProcess(proc, port, log_path)
+    try:
+        await server.wait_ready(session)
+        yield server
+    finally:
+        await server.stop()
