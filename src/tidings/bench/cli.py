@@ -210,6 +210,29 @@ def fanout(engine: str, database_url: str | None, json_path: Path | None, member
 
 @bench.command()
 @workload_options
+@click.option("--members", type=click.IntRange(min=2), default=5000, show_default=True)
+@click.option("--senders", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--messages", type=click.IntRange(min=1), default=500, show_default=True,
+              help="messages sent, all senders together")
+@click.option("--clients", type=click.IntRange(min=1), default=4, show_default=True,
+              help="load-generator processes the members are spread over")
+def bigroup(engine: str, database_url: str | None, json_path: Path | None, members: int,
+            senders: int, messages: int, clients: int) -> None:
+    """W4: one large group, every member online (W1 at scale): RSS, slow closes."""
+    from tidings.bench.bigroup import BIGROUP_COLUMNS, BigroupParams, run_bigroup, shown
+
+    if senders > members:
+        raise click.BadParameter("at most --members senders", param_hint="--senders")
+    params = BigroupParams(members=members, senders=senders, messages=messages,
+                           clients=clients)
+    results = run_workload("bigroup", engine, database_url, json_path, BIGROUP_COLUMNS,
+                           shown(params), lambda d, url: run_bigroup(d, url, params))
+    fail_unless_ok(results, "deliveries missing or duplicated, sends failed, or slow "
+                            "consumers were closed")
+
+
+@bench.command()
+@workload_options
 @click.option("--messages", type=click.IntRange(min=1), default=2000, show_default=True,
               help="messages sent while the device is offline, per round")
 @click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
