@@ -27,6 +27,12 @@ class IngestResult:
     p99_ms: float | None = None
     avg_batch: float | None = None  # messages per group-commit transaction
     error_codes: dict[str, int] = field(default_factory=dict)
+    floor_msgs_per_s: float | None = None  # the bare driver loop on the same rows, same run
+
+    @property
+    def vs_floor(self) -> float | None:
+        """Throughput as a fraction of the bare engine loop's (``bench.ingest_floor``)."""
+        return _ratio(self.msgs_per_s, self.floor_msgs_per_s)
 
     @property
     def msgs_per_s(self) -> float:
@@ -54,7 +60,7 @@ class IngestResult:
                    server_cpu_us_per_msg=_round(self.server_cpu_us_per_msg),
                    db_cpu_us_per_msg=_round(self.db_cpu_us_per_msg),
                    client_cpu_us_per_msg=_round(self.client_cpu_us_per_msg),
-                   seconds=round(self.seconds, 3), ok=self.ok)
+                   vs_floor=_round(self.vs_floor), seconds=round(self.seconds, 3), ok=self.ok)
         return row
 
 

@@ -21,6 +21,7 @@ _COLS = (
 )
 _COLUMNS = [c.strip() for c in _COLS.split(",")]
 _INSERT_COLUMNS = _COLUMNS[:-1]  # a new message is never deleted
+INSERT_COLUMNS = _INSERT_COLUMNS  # what the ingest floor bench copies
 
 _entities_decoder = msgspec.json.Decoder(list[wire.Entity])
 _forward_decoder = msgspec.json.Decoder(wire.ForwardFrom)
