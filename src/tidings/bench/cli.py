@@ -192,17 +192,24 @@ def fail_unless_ok(results: list[R], what: str) -> None:
 @click.option("--reference", is_flag=True, default=False,
               help="also run the same load on the reference server (no storage, no "
                    "logic) and report tidings as a ratio to it")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="serve --workers N (needs --engine postgres; the bus is Redis at "
+                   "$TIDINGS_REDIS_URL or its default)")
 def fanout(engine: str, database_url: str | None, json_path: Path | None, members: int,
-           senders: int, messages: int, clients: int, text_bytes: int, reference: bool
-           ) -> None:
+           senders: int, messages: int, clients: int, text_bytes: int, reference: bool,
+           workers: int) -> None:
     """W1: group fan-out, every member online; send and delivery latency."""
     from tidings.bench.fanout import FanoutParams, run_fanout
     from tidings.bench.results import FANOUT_COLUMNS
 
     if senders > members:
         raise click.BadParameter("at most --members senders", param_hint="--senders")
+    if workers > 1 and engine != "postgres":
+        raise click.BadParameter("several workers need --engine postgres (SQLite is one "
+                                 "process)", param_hint="--workers")
     params = FanoutParams(members=members, senders=senders, messages=messages,
-                          clients=clients, text_bytes=text_bytes, reference=reference)
+                          clients=clients, text_bytes=text_bytes, reference=reference,
+                          workers=workers)
     results = run_workload("fanout", engine, database_url, json_path, FANOUT_COLUMNS,
                            asdict(params), lambda d, url: run_fanout(d, url, params))
     fail_unless_ok(results, "deliveries missing or duplicated, or sends failed")

@@ -40,6 +40,7 @@ class FanoutParams:
     text_bytes: int = 100
     idle_timeout: float = 10.0  # after the senders finished, give up on what is missing
     reference: bool = False  # also run the same load on the reference server
+    workers: int = 1  # serve --workers (PostgreSQL and the Redis bus beyond 1)
 
     def __post_init__(self) -> None:
         if not 1 <= self.senders <= self.members:
@@ -99,7 +100,9 @@ async def measured_run(server: ServerProcess, engine: str, params: FanoutParams,
         results = await run_all(started, paths, FanoutLoadResult)
         server_cpu = server.cpu_seconds_precise() - cpu_start
         db_seconds = db_cpu.stop()
-    return summarize(engine, params, len(configs), results, server_cpu, db_seconds)
+    result = summarize(engine, params, len(configs), results, server_cpu, db_seconds)
+    result.workers = params.workers if engine != "reference" else 1
+    return result
 
 
 def summarize(engine: str, params: FanoutParams, clients: int,
@@ -143,5 +146,5 @@ def summarize(engine: str, params: FanoutParams, clients: int,
 async def run_fanout(data_dir: Path, database_url: str | None, params: FanoutParams
                      ) -> FanoutResult:
     async with (aiohttp.ClientSession() as session,
-                server_process(data_dir, database_url, session) as server):
+                server_process(data_dir, database_url, session, params.workers) as server):
         return await fanout_phase(session, server, engine_of(database_url), params, data_dir)

@@ -123,6 +123,7 @@ class FanoutResult:
     errors: int = 0
     error_codes: dict[str, int] = field(default_factory=dict)
     reference: dict[str, Any] | None = None  # the same load on the reference server
+    workers: int = 1  # server processes (serve --workers), their CPU summed
 
     @property
     def cpu_vs_reference(self) -> float | None:
@@ -195,8 +196,9 @@ class FanoutResult:
 
 
 FANOUT_COLUMNS: list[tuple[str, str]] = [
-    ("engine", "engine"), ("members", "members"), ("senders", "senders"),
-    ("acknowledged", "acked"), ("msgs_per_s", "msgs/s"), ("send_p50_ms", "send p50"),
+    ("engine", "engine"), ("workers", "workers"), ("members", "members"),
+    ("senders", "senders"), ("acknowledged", "acked"), ("msgs_per_s", "msgs/s"),
+    ("deliveries_per_s", "dlv/s"), ("send_p50_ms", "send p50"),
     ("send_p95_ms", "p95"), ("send_p99_ms", "p99 ms"), ("delivery_p50_ms", "dlv p50"),
     ("delivery_p95_ms", "p95"), ("delivery_p99_ms", "p99 ms"),
     ("all_delivered_s", "all dlv s"), ("missing", "missing"), ("duplicates", "dups"),
