@@ -67,11 +67,14 @@ def _progress(result: IngestResult) -> None:
               help="service: sends awaiting their ack at once")
 @click.option("--senders", type=click.IntRange(min=1), default=64, show_default=True,
               help="service: distinct sending users")
+@click.option("--floor/--no-floor", default=True, show_default=True,
+              help="service: follow each run with the bare driver loop writing the same "
+                   "rows, and report the run as a ratio to it")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="also write the JSON results here")
 def ingest(engine: str, database_url: str | None, messages: int, chats: tuple[int, ...],
            mode: str, clients: int, connections: int, window: int, inflight: int,
-           senders: int, json_path: Path | None) -> None:
+           senders: int, floor: bool, json_path: Path | None) -> None:
     """Persisted / acknowledged messages per second, with group commit."""
     from tidings.bench.ingest import IngestOptions, run_ingest
     from tidings.bench.report import format_table, machine, to_json
@@ -82,7 +85,7 @@ def ingest(engine: str, database_url: str | None, messages: int, chats: tuple[in
         modes=("service", "ws") if mode == "both" else (mode,),
         chats=chats or (1, 1000), messages=messages, clients=clients,
         connections=connections, window=window, inflight=inflight, senders=senders,
-        pg_url=database_url)
+        pg_url=database_url, floor=floor)
     uses_pg = "postgres" in options.engines
 
     async def go() -> tuple[list[IngestResult], dict[str, str]]:
