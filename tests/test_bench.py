@@ -72,9 +72,13 @@ def test_ingest_command_prints_table_and_writes_json(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     document = json.loads(path.read_text())
     rows = document["results"]
-    assert [(r["mode"], r["chats"]) for r in rows] == [("service", 2), ("ws", 2)]
-    assert all(r["ok"] and r["persisted"] == 40 for r in rows)
-    assert "msgs/s" in out.output
+    assert [(r["mode"], r["chats"]) for r in rows] == [("service", 2), ("floor", 2), ("ws", 2)]
+    service, floor, ws = rows
+    assert all(r["ok"] and r["persisted"] == 40 for r in (service, ws))
+    # the floor copies every row the service run stored (the groups' notices too)
+    assert floor["ok"] and floor["persisted"] >= 40
+    assert service["vs_floor"] is not None
+    assert "msgs/s" in out.output and "x floor" in out.output
 
 
 # -- fanout, catchup, history, connections: tiny runs, correctness only -----------

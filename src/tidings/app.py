@@ -127,8 +127,10 @@ class TidingsServer:
             self.webhooks.start()
         self._runner = web.AppRunner(self.node.app, handle_signals=False, access_log=None)
         await self._runner.setup()
+        # Workers of one `serve --workers N` bind the same port; the kernel
+        # spreads new connections over them.
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port,
-                           reuse_address=True)
+                           reuse_address=True, reuse_port=self.settings.workers > 1)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
         if self.settings.tcp_port is not None:
@@ -182,8 +184,24 @@ class TidingsServer:
 
 
 def run(settings: Settings) -> None:
-    """Serve until SIGTERM/SIGINT. Raises ``StartupError`` if the node cannot
-    start; failures once serving are bugs and keep their traceback."""
+    """Serve until SIGTERM/SIGINT: one process, or ``settings.workers``
+    supervised worker processes (``tidings.workers``)."""
+    if settings.workers > 1:
+        from tidings.workers import WorkerDied, supervise
+
+        try:
+            supervise(settings)
+        except WorkerDied as exc:
+            raise StartupError(str(exc)) from exc
+        except Exception as exc:  # migrations or the key, before any worker started
+            raise StartupError.from_exception(exc) from exc
+        return
+    run_one(settings)
+
+
+def run_one(settings: Settings) -> None:
+    """Serve in this process until SIGTERM/SIGINT. Raises ``StartupError`` if
+    the node cannot start; failures once serving are bugs and keep their traceback."""
     try:
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
         server = TidingsServer(settings)

@@ -73,6 +73,9 @@ def main() -> None:
 @click.option("--redis-url", default=None)
 @click.option("--nats-url", default=None)
 @click.option("--dev", is_flag=True, default=None, help="debug logging")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="server processes sharing the port (default 1; more need PostgreSQL "
+                   "and --bus redis or nats)")
 def serve(config_file: Path | None, **flags: Any) -> None:
     """Serve WebSocket, health and metrics on one port (and TCP with --tcp-port)."""
     from tidings.app import StartupError, run

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         None, description="postgresql://... switches to PostgreSQL; default is SQLite in data_dir"
     )
     dev: bool = Field(False, description="debug logging")
+    workers: int = Field(
+        1, ge=1, le=64, description="server processes sharing the port (SO_REUSEPORT); "
+        "more than 1 needs PostgreSQL and the redis or nats bus")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     secret_key: str | None = Field(
         None, description="token signing key, at least 32 characters; generated into "
@@ -428,6 +431,11 @@ class Settings(BaseSettings):
         if self.login_failure_reset_seconds < self.login_lockout_max_seconds:
             raise ValueError("login_failure_reset_seconds must not be below "
                              "login_lockout_max_seconds")
+        if self.workers > 1 and not (self.is_postgres and self.bus != "local"):
+            raise ValueError("workers > 1 needs PostgreSQL and the redis or nats bus: the "
+                             "embedded SQLite profile is one process (one writer)")
+        if self.workers > 1 and self.port == 0:
+            raise ValueError("workers > 1 needs a fixed port: the workers share it")
         if self.pg_pool_min > self.pg_pool_max:
             raise ValueError("pg_pool_min must not exceed pg_pool_max")
         if self.pg_write_lanes >= self.pg_pool_max:

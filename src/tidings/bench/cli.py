@@ -72,11 +72,15 @@ def _progress(result: IngestResult) -> None:
               help="service: sends awaiting their ack at once")
 @click.option("--senders", type=click.IntRange(min=1), default=64, show_default=True,
               help="service: distinct sending users")
+@click.option("--floor/--no-floor", default=True, show_default=True,
+              help="service: follow each run with the bare driver loop writing the same "
+                   "rows, and report the run as a ratio to it")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="also write the JSON results here")
 def ingest(engine: str, database_url: str | None, messages: int, chats: tuple[int, ...],
            mode: str, transport: str, codec: str, clients: int, connections: int,
-           window: int, inflight: int, senders: int, json_path: Path | None) -> None:
+           window: int, inflight: int, senders: int, floor: bool, json_path: Path | None
+           ) -> None:
     """Persisted / acknowledged messages per second, with group commit."""
     from tidings.bench.ingest import IngestOptions, run_ingest
     from tidings.bench.report import format_table, machine, to_json
@@ -88,7 +92,7 @@ def ingest(engine: str, database_url: str | None, messages: int, chats: tuple[in
         chats=chats or (1, 1000), messages=messages, clients=clients,
         connections=connections, window=window, inflight=inflight, senders=senders,
         pg_url=database_url, transports=choices(transport, ("ws", "tcp")),
-        codecs=choices(codec, ("json", "msgpack")))
+        codecs=choices(codec, ("json", "msgpack")), floor=floor)
     uses_pg = "postgres" in options.engines
 
     async def go() -> tuple[list[IngestResult], dict[str, str]]:
@@ -244,9 +248,16 @@ def fail_unless_ok(results: list[R], what: str) -> None:
                    "(the run uses a channel of its own)")
 @click.option("--versus-one", is_flag=True,
               help="also run the workload on one node over the same bus, for comparison")
+@click.option("--reference", is_flag=True, default=False,
+              help="also run the same load on the reference server (no storage, no "
+                   "logic; WebSocket JSON) and report tidings as a ratio to it")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="serve --workers N (needs --engine postgres; the bus is Redis at "
+                   "$TIDINGS_REDIS_URL or its default)")
 def fanout(engine: str, database_url: str | None, json_path: Path | None, members: int,
            senders: int, messages: int, clients: int, text_bytes: int, transport: str,
-           codec: str, nodes: int, bus: str, bus_url: str | None, versus_one: bool) -> None:
+           codec: str, nodes: int, bus: str, bus_url: str | None, versus_one: bool,
+           reference: bool, workers: int) -> None:
     """W1: group fan-out, every member online; send and delivery latency."""
     from tidings.bench.fanout import BusChoice, FanoutParams, run_fanout
     from tidings.bench.results import FANOUT_COLUMNS, FanoutResult
@@ -260,10 +271,13 @@ def fanout(engine: str, database_url: str | None, json_path: Path | None, member
     if several and engine != "postgres":
         raise click.BadParameter("several nodes share one database: use --engine postgres",
                                  param_hint="--nodes")
+    if workers > 1 and engine != "postgres":
+        raise click.BadParameter("several workers need --engine postgres (SQLite is one "
+                                 "process)", param_hint="--workers")
     choice = BusChoice(bus, bus_url or DEFAULT_BUS_URLS[bus]) if several else None
     variants = [FanoutParams(members=members, senders=senders, messages=messages,
                              clients=clients, text_bytes=text_bytes, transport=t, codec=c,
-                             nodes=nodes)
+                             nodes=nodes, reference=reference, workers=workers)
                 for t, c in combinations(transport, codec)]
 
     def runner(params: FanoutParams) -> Workload[FanoutResult]:
@@ -274,6 +288,29 @@ def fanout(engine: str, database_url: str | None, json_path: Path | None, member
     results = run_workload("fanout", engine, database_url, json_path, FANOUT_COLUMNS,
                            shown, [runner(p) for p in variants])
     fail_unless_ok(results, "deliveries missing or duplicated, or sends failed")
+
+
+@bench.command()
+@workload_options
+@click.option("--members", type=click.IntRange(min=2), default=5000, show_default=True)
+@click.option("--senders", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--messages", type=click.IntRange(min=1), default=500, show_default=True,
+              help="messages sent, all senders together")
+@click.option("--clients", type=click.IntRange(min=1), default=4, show_default=True,
+              help="load-generator processes the members are spread over")
+def bigroup(engine: str, database_url: str | None, json_path: Path | None, members: int,
+            senders: int, messages: int, clients: int) -> None:
+    """W4: one large group, every member online (W1 at scale): RSS, slow closes."""
+    from tidings.bench.bigroup import BIGROUP_COLUMNS, BigroupParams, run_bigroup, shown
+
+    if senders > members:
+        raise click.BadParameter("at most --members senders", param_hint="--senders")
+    params = BigroupParams(members=members, senders=senders, messages=messages,
+                           clients=clients)
+    results = run_workload("bigroup", engine, database_url, json_path, BIGROUP_COLUMNS,
+                           shown(params), lambda d, url: run_bigroup(d, url, params))
+    fail_unless_ok(results, "deliveries missing or duplicated, sends failed, or slow "
+                            "consumers were closed")
 
 
 @bench.command()
@@ -307,15 +344,19 @@ def catchup(engine: str, database_url: str | None, json_path: Path | None, messa
               help="seconds of paging")
 @click.option("--passes", type=click.IntRange(min=1), default=None,
               help="instead of --duration: complete passes per reader")
+@click.option("--reference", is_flag=True, default=False,
+              help="also run the same load on the reference server (pages answered "
+                   "from memory) and report tidings as a ratio to it")
 def history(engine: str, database_url: str | None, json_path: Path | None, messages: int,
-            readers: int, clients: int, page: int, duration: float, passes: int | None
-            ) -> None:
+            readers: int, clients: int, page: int, duration: float, passes: int | None,
+            reference: bool) -> None:
     """W3: concurrent readers page backwards through one chat."""
     from tidings.bench.history import HistoryParams, run_history
     from tidings.bench.results import HISTORY_COLUMNS
 
     params = HistoryParams(messages=messages, readers=readers, clients=clients, page=page,
-                           duration=None if passes else duration, passes=passes)
+                           duration=None if passes else duration, passes=passes,
+                           reference=reference)
     results = run_workload("history", engine, database_url, json_path, HISTORY_COLUMNS,
                            asdict(params), lambda d, url: run_history(d, url, params))
     fail_unless_ok(results, "pages failed or a pass did not see every message once")

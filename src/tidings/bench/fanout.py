@@ -34,7 +34,7 @@ from tidings.bench.loader import loaders, run_all
 from tidings.bench.plan import Plan
 from tidings.bench.procstat import PostgresCpu
 from tidings.bench.results import FanoutResult, percentile
-from tidings.bench.server_proc import ServerProcess, server_process
+from tidings.bench.server_proc import ServerProcess, reference_process, server_process
 from tidings.bench.storage import engine_of
 from tidings.bench.wsetup import Account, group_of, register_accounts
 
@@ -52,6 +52,8 @@ class FanoutParams:
     transport: str = "ws"  # ws | tcp: how the members connect (setup uses WebSocket JSON)
     codec: str = "json"  # json | msgpack
     nodes: int = 1
+    reference: bool = False  # also run the same load on the reference server
+    workers: int = 1  # serve --workers (PostgreSQL and the Redis bus beyond 1)
 
     def __post_init__(self) -> None:
         if not 1 <= self.senders <= self.members:
@@ -108,9 +110,23 @@ async def fanout_phase(session: aiohttp.ClientSession, server: ServerProcess | l
     accounts = await register_accounts(session, url,
                                        [f"{prefix}{i}" for i in range(params.members)])
     chat_id = await group_of(session, url, accounts[0], accounts[1:], f"{prefix} group")
+    result = await measured_run(servers, engine, params, accounts, chat_id, directory, prefix)
+    if params.reference:
+        tokens = {a.token: a.user_id for a in accounts}
+        async with reference_process(directory, chat_id, tokens, session) as ref:
+            floor = await measured_run([ref], "reference", replace(params, transport="ws",
+                                                                   codec="json"),
+                                       accounts, chat_id, directory, f"{prefix}-ref")
+        result.reference = floor.to_json()
+    return result
+
+
+async def measured_run(servers: list[ServerProcess], engine: str, params: FanoutParams,
+                       accounts: list[Account], chat_id: int, directory: Path, prefix: str
+                       ) -> FanoutResult:
+    """The load generators against ``servers``, their CPU read around the run."""
     configs, paths = configs_for([s.url_for(params.transport) for s in servers], chat_id,
-                                 accounts, params,
-                                 directory, prefix)
+                                 accounts, params, directory, prefix)
     db_cpu = PostgresCpu(enabled=engine == "postgres", precise=True)
     async with loaders(configs, directory, MODULE, name=f"{prefix}-gen") as started:
         for loader in started:
@@ -120,8 +136,10 @@ async def fanout_phase(session: aiohttp.ClientSession, server: ServerProcess | l
         results = await run_all(started, paths, FanoutLoadResult)
         server_cpu = sum(s.cpu_seconds_precise() for s in servers) - cpu_start
         db_seconds = db_cpu.stop()
-    return summarize(engine, params, len(configs), results, server_cpu, db_seconds,
-                     nodes=len(servers))
+    result = summarize(engine, params, len(configs), results, server_cpu, db_seconds,
+                       nodes=len(servers))
+    result.workers = params.workers if engine != "reference" else 1
+    return result
 
 
 def summarize(engine: str, params: FanoutParams, clients: int,
@@ -175,7 +193,8 @@ async def run_fanout(data_dir: Path, database_url: str | None, params: FanoutPar
     async with aiohttp.ClientSession() as session:
         for k, nodes in enumerate(runs):
             async with running_nodes(data_dir / f"run{k}", database_url, session, nodes,
-                                     bus, tcp=params.transport == "tcp") as servers:
+                                     bus, tcp=params.transport == "tcp",
+                                     workers=params.workers) as servers:
                 results.append(await fanout_phase(
                     session, servers, engine_of(database_url), replace(params, nodes=nodes),
                     data_dir / f"run{k}", prefix=f"fan{k}n"))
@@ -185,15 +204,18 @@ async def run_fanout(data_dir: Path, database_url: str | None, params: FanoutPar
 @contextlib.asynccontextmanager
 async def running_nodes(data_dir: Path, database_url: str | None,
                         session: aiohttp.ClientSession, nodes: int, bus: BusChoice | None,
-                        *, tcp: bool = False) -> AsyncIterator[list[ServerProcess]]:
+                        *, tcp: bool = False, workers: int = 1
+                        ) -> AsyncIterator[list[ServerProcess]]:
     """``nodes`` server processes on one database (and ``bus``); the first
     migrates the schema, the others start together once it is ready."""
     env = bus.env() if bus is not None else None
     async with contextlib.AsyncExitStack() as stack:
         first = await stack.enter_async_context(
-            server_process(data_dir / "node0", database_url, session, env, tcp=tcp))
+            server_process(data_dir / "node0", database_url, session, env, tcp=tcp,
+                           workers=workers))
         others = await asyncio.gather(*(
             stack.enter_async_context(
-                server_process(data_dir / f"node{i}", database_url, session, env, tcp=tcp))
+                server_process(data_dir / f"node{i}", database_url, session, env, tcp=tcp,
+                               workers=workers))
             for i in range(1, nodes)))
         yield [first, *others]

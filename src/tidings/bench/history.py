@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import msgspec
 
 from tidings.bench.history_load import HistoryConfig, HistoryLoadResult
 from tidings.bench.loader import loaders, run_all
 from tidings.bench.procstat import PostgresCpu
 from tidings.bench.results import HistoryResult, percentile
-from tidings.bench.server_proc import ServerProcess, server_process
+from tidings.bench.rpc import RpcSocket
+from tidings.bench.server_proc import ServerProcess, reference_process, server_process
 from tidings.bench.storage import engine_of
-from tidings.bench.wsetup import fill, group_of, register_accounts, signed_in
+from tidings.bench.wsetup import Account, fill, group_of, register_accounts, signed_in
 
 MODULE = "tidings.bench.history_load"
 
@@ -36,6 +38,7 @@ class HistoryParams:
     page: int = 50
     duration: float | None = 15.0
     passes: int | None = None  # when given, each reader makes this many passes instead
+    reference: bool = False  # also run the same load on the reference server
 
     def __post_init__(self) -> None:
         if self.duration is None and self.passes is None:
@@ -56,15 +59,49 @@ async def history_phase(session: aiohttp.ClientSession, server: ServerProcess, e
     chat_id = await group_of(session, url, owner, readers, "history")
     async with signed_in(session, url, owner) as sock:
         msg_ids = await fill(sock, chat_id, params.messages, "h")
+    result = await measured_run(server, engine, params, readers, chat_id, msg_ids[0],
+                                directory, "hist")
+    if params.reference:
+        async with signed_in(session, url, readers[0]) as sock:
+            pages = await all_pages(sock, chat_id, msg_ids[0], params.page)
+        tokens = {r.token: r.user_id for r in readers}
+        async with reference_process(directory, chat_id, tokens, session, pages) as ref:
+            floor = await measured_run(ref, "reference", params, readers, chat_id, msg_ids[0],
+                                       directory, "hist-ref")
+        result.reference = floor.to_json()
+    return result
+
+
+async def all_pages(sock: RpcSocket, chat_id: int, first_msg_id: int, page: int
+                    ) -> dict[str, bytes]:
+    """Every page a reader's pass asks for, as tidings answered it, by ``before``."""
+    pages: dict[str, bytes] = {}
+    before: int | None = None
+    while True:
+        params: dict[str, int] = {"chat_id": chat_id, "limit": page}
+        if before is not None:
+            params["before"] = before
+        result = await sock.call("message.history", params)
+        pages["" if before is None else str(before)] = msgspec.json.encode(result)
+        messages = result["messages"]
+        if not messages or messages[0]["msg_id"] <= first_msg_id:
+            return pages
+        before = int(messages[0]["msg_id"])
+
+
+async def measured_run(server: ServerProcess, engine: str, params: HistoryParams,
+                       readers: list[Account], chat_id: int, first_msg_id: int,
+                       directory: Path, prefix: str) -> HistoryResult:
+    """The load generators against ``server``, its CPU read around the run."""
     clients = min(params.clients, params.readers)
-    paths = [directory / f"hist-gen{k}.result.json" for k in range(clients)]
-    configs = [HistoryConfig(url=url, result_path=str(paths[k]), chat_id=chat_id,
-                             first_msg_id=msg_ids[0], messages=params.messages,
+    paths = [directory / f"{prefix}-gen{k}.result.json" for k in range(clients)]
+    configs = [HistoryConfig(url=server.ws_url, result_path=str(paths[k]), chat_id=chat_id,
+                             first_msg_id=first_msg_id, messages=params.messages,
                              page=params.page, duration=params.duration, passes=params.passes,
                              tokens=[r.token for r in readers[k::clients]])
                for k in range(clients)]
     db_cpu = PostgresCpu(enabled=engine == "postgres", precise=True)
-    async with loaders(configs, directory, MODULE, name="hist-gen") as started:
+    async with loaders(configs, directory, MODULE, name=f"{prefix}-gen") as started:
         for loader in started:
             await loader.ready()
         db_cpu.start()

@@ -54,6 +54,31 @@ def process_cpu_seconds_precise(pid: int) -> float | None:
     return total / 1e9
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants now (``serve --workers N``: the parent and its
+    workers), from /proc/<pid>/task/*/children."""
+    found = [pid]
+    for current in found:
+        try:
+            tasks = list((_PROC / str(current) / "task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            with contextlib.suppress(OSError, ValueError):
+                found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def tree_cpu_seconds_precise(pid: int) -> float | None:
+    """``process_cpu_seconds_precise`` summed over ``process_tree(pid)``; None
+    when ``pid`` itself is gone."""
+    own = process_cpu_seconds_precise(pid)
+    if own is None:
+        return None
+    return own + sum(cpu for child in process_tree(pid)[1:]
+                     if (cpu := process_cpu_seconds_precise(child)) is not None)
+
+
 def cpu_by_name(name: str, precise: bool = False) -> dict[int, float]:
     """CPU seconds of every visible process whose command name is ``name``
     (``precise``: from schedstat, see ``process_cpu_seconds_precise``)."""
@@ -96,6 +121,16 @@ class PostgresCpu:
             return None
         after = cpu_by_name("postgres", self._precise)
         return cpu_spent(self._before, after) if after else None
+
+
+def tree_rss_bytes(pid: int) -> int | None:
+    """Resident set sizes summed over ``process_tree(pid)`` (shared pages count
+    once per process: an upper bound)."""
+    own = process_rss_bytes(pid)
+    if own is None:
+        return None
+    return own + sum(rss for child in process_tree(pid)[1:]
+                     if (rss := process_rss_bytes(child)) is not None)
 
 
 def process_rss_bytes(pid: int) -> int | None:

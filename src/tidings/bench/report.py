@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,7 +21,8 @@ _COLUMNS: list[tuple[str, str]] = [
     ("acknowledged", "acked"), ("persisted", "stored"), ("seconds", "s"),
     ("msgs_per_s", "msgs/s"), ("server_cpu_us_per_msg", "srv µs/msg"),
     ("db_cpu_us_per_msg", "db µs/msg"), ("client_cpu_us_per_msg", "cli µs/msg"),
-    ("avg_batch", "batch"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("errors", "errors"),
+    ("avg_batch", "batch"), ("vs_floor", "x floor"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"),
+    ("errors", "errors"),
 ]
 
 
@@ -73,7 +75,13 @@ def git_commit() -> str | None:
 
 
 def machine(versions: dict[str, str]) -> dict[str, Any]:
-    return {"nproc": os.cpu_count(), "cpu": cpu_model(),
+    """The machine and code of a run, with its floor (printed as one line too:
+    figures from two machines compare only next to it)."""
+    from tidings.bench.probe import measure
+
+    floor = measure()
+    print(floor.line(), file=sys.stderr)
+    return {"nproc": os.cpu_count(), "cpu": cpu_model(), "floor": floor.to_json(),
             "python": platform.python_version(), "commit": git_commit(), **versions}
 
 

@@ -27,6 +27,12 @@ class IngestResult:
     p99_ms: float | None = None
     avg_batch: float | None = None  # messages per group-commit transaction
     error_codes: dict[str, int] = field(default_factory=dict)
+    floor_msgs_per_s: float | None = None  # the bare driver loop on the same rows, same run
+
+    @property
+    def vs_floor(self) -> float | None:
+        """Throughput as a fraction of the bare engine loop's (``bench.ingest_floor``)."""
+        return _ratio(self.msgs_per_s, self.floor_msgs_per_s)
 
     @property
     def msgs_per_s(self) -> float:
@@ -54,7 +60,7 @@ class IngestResult:
                    server_cpu_us_per_msg=_round(self.server_cpu_us_per_msg),
                    db_cpu_us_per_msg=_round(self.db_cpu_us_per_msg),
                    client_cpu_us_per_msg=_round(self.client_cpu_us_per_msg),
-                   seconds=round(self.seconds, 3), ok=self.ok)
+                   vs_floor=_round(self.vs_floor), seconds=round(self.seconds, 3), ok=self.ok)
         return row
 
 
@@ -62,6 +68,12 @@ def _per_msg(seconds: float | None, count: int) -> float | None:
     if seconds is None or count <= 0:
         return None
     return seconds * 1e6 / count
+
+
+def _ratio(ours: float | None, reference: float | None) -> float | None:
+    if ours is None or not reference:
+        return None
+    return ours / reference
 
 
 def _round(value: float | None) -> float | None:
@@ -112,6 +124,21 @@ class FanoutResult:
     delivery_p99_ms: float | None = None
     errors: int = 0
     error_codes: dict[str, int] = field(default_factory=dict)
+    reference: dict[str, Any] | None = None  # the same load on the reference server
+    workers: int = 1  # server processes (serve --workers), their CPU summed
+
+    @property
+    def cpu_vs_reference(self) -> float | None:
+        """Server CPU per delivery, as a multiple of the reference server's."""
+        ref = self.reference
+        return _ratio(self.server_cpu_us_per_delivery,
+                      ref["server_cpu_us_per_delivery"] if ref else None)
+
+    @property
+    def rate_vs_reference(self) -> float | None:
+        """Deliveries per second, as a fraction of the reference server's."""
+        ref = self.reference
+        return _ratio(self.deliveries_per_s, ref["deliveries_per_s"] if ref else None)
 
     @property
     def expected_deliveries(self) -> int:
@@ -148,7 +175,8 @@ class FanoutResult:
     def ok(self) -> bool:
         return (self.errors == 0 and self.acknowledged == self.messages
                 and self.missing == 0 and self.duplicates == 0 and self.unparsed == 0
-                and self.delivered == self.expected_deliveries)
+                and self.delivered == self.expected_deliveries
+                and (self.reference is None or bool(self.reference["ok"])))
 
     def to_json(self) -> dict[str, Any]:
         row = asdict(self)
@@ -161,7 +189,8 @@ class FanoutResult:
             server_cpu_us_per_delivery=_round(self.server_cpu_us_per_delivery),
             db_cpu_us_per_delivery=_round(self.db_cpu_us_per_delivery),
             client_cpu_us_per_delivery=_round(self.client_cpu_us_per_delivery),
-            ok=self.ok)
+            cpu_vs_reference=_round(self.cpu_vs_reference),
+            rate_vs_reference=_round(self.rate_vs_reference), ok=self.ok)
         for key in ("send_p50_ms", "send_p95_ms", "send_p99_ms", "delivery_p50_ms",
                     "delivery_p95_ms", "delivery_p99_ms"):
             row[key] = _ms(row[key])
@@ -170,14 +199,16 @@ class FanoutResult:
 
 FANOUT_COLUMNS: list[tuple[str, str]] = [
     ("engine", "engine"), ("transport", "transport"), ("nodes", "nodes"),
-    ("members", "members"), ("senders", "senders"),
-    ("acknowledged", "acked"), ("msgs_per_s", "msgs/s"), ("send_p50_ms", "send p50"),
+    ("workers", "workers"), ("members", "members"), ("senders", "senders"),
+    ("acknowledged", "acked"), ("msgs_per_s", "msgs/s"), ("deliveries_per_s", "dlv/s"),
+    ("send_p50_ms", "send p50"),
     ("send_p95_ms", "p95"), ("send_p99_ms", "p99 ms"), ("delivery_p50_ms", "dlv p50"),
     ("delivery_p95_ms", "p95"), ("delivery_p99_ms", "p99 ms"),
     ("all_delivered_s", "all dlv s"), ("missing", "missing"), ("duplicates", "dups"),
     ("updates_per_frame", "upd/frame"),
     ("server_cpu_us_per_delivery", "srv µs/dlv"), ("db_cpu_us_per_delivery", "db µs/dlv"),
-    ("client_cpu_us_per_delivery", "cli µs/dlv"), ("errors", "errors"),
+    ("client_cpu_us_per_delivery", "cli µs/dlv"), ("cpu_vs_reference", "cpu x ref"),
+    ("rate_vs_reference", "rate x ref"), ("errors", "errors"),
 ]
 
 
@@ -286,6 +317,19 @@ class HistoryResult:
     p99_ms: float | None = None
     errors: int = 0
     error_codes: dict[str, int] = field(default_factory=dict)
+    reference: dict[str, Any] | None = None  # the same load on the reference server
+
+    @property
+    def cpu_vs_reference(self) -> float | None:
+        """Server CPU per page, as a multiple of the reference server's."""
+        ref = self.reference
+        return _ratio(self.server_cpu_us_per_page, ref["server_cpu_us_per_page"] if ref else None)
+
+    @property
+    def rate_vs_reference(self) -> float | None:
+        """Pages per second, as a fraction of the reference server's."""
+        ref = self.reference
+        return _ratio(self.pages_per_s, ref["pages_per_s"] if ref else None)
 
     @property
     def pages_per_s(self) -> float:
@@ -306,7 +350,8 @@ class HistoryResult:
     @property
     def ok(self) -> bool:
         return (self.errors == 0 and self.bad_passes == 0 and self.pages > 0
-                and (self.expected_pages is None or self.pages == self.expected_pages))
+                and (self.expected_pages is None or self.pages == self.expected_pages)
+                and (self.reference is None or bool(self.reference["ok"])))
 
     def to_json(self) -> dict[str, Any]:
         row = asdict(self)
@@ -315,7 +360,8 @@ class HistoryResult:
                    db_cpu_us_per_page=_round(self.db_cpu_us_per_page),
                    client_cpu_us_per_page=_round(self.client_cpu_us_per_page),
                    p50_ms=_ms(self.p50_ms), p95_ms=_ms(self.p95_ms), p99_ms=_ms(self.p99_ms),
-                   ok=self.ok)
+                   cpu_vs_reference=_round(self.cpu_vs_reference),
+                   rate_vs_reference=_round(self.rate_vs_reference), ok=self.ok)
         return row
 
 
@@ -325,6 +371,7 @@ HISTORY_COLUMNS: list[tuple[str, str]] = [
     ("pages_per_s", "pages/s"), ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms"),
     ("p99_ms", "p99 ms"), ("server_cpu_us_per_page", "srv µs/page"),
     ("db_cpu_us_per_page", "db µs/page"), ("client_cpu_us_per_page", "cli µs/page"),
+    ("cpu_vs_reference", "cpu x ref"), ("rate_vs_reference", "rate x ref"),
     ("errors", "errors"),
 ]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -18,9 +19,9 @@ from tidings.bench.procstat import (
     nofile_limits,
     open_fd_count,
     process_cpu_seconds,
-    process_cpu_seconds_precise,
-    process_rss_bytes,
     raise_nofile_limit,
+    tree_cpu_seconds_precise,
+    tree_rss_bytes,
 )
 from tidings.testing import FAST_HASHING, free_port
 
@@ -75,8 +76,9 @@ class ServerProcess:
         return cpu
 
     def cpu_seconds_precise(self) -> float:
-        """As ``cpu_seconds``, at nanosecond resolution (for short intervals)."""
-        cpu = process_cpu_seconds_precise(self.proc.pid)
+        """As ``cpu_seconds``, at nanosecond resolution (for short intervals),
+        with the server's child processes (the workers of ``--workers N``)."""
+        cpu = tree_cpu_seconds_precise(self.proc.pid)
         if cpu is None:
             raise RuntimeError(f"server process {self.proc.pid} is gone; see {self.log_path}")
         return cpu
@@ -86,7 +88,7 @@ class ServerProcess:
         return self.proc.pid
 
     def rss_bytes(self) -> int:
-        rss = process_rss_bytes(self.proc.pid)
+        rss = tree_rss_bytes(self.proc.pid)
         if rss is None:
             raise RuntimeError(f"server process {self.proc.pid} is gone; see {self.log_path}")
         return rss
@@ -151,12 +153,37 @@ class ServerProcess:
                 await self.proc.wait()
 
 
+def listeners(port: int) -> int:
+    """Sockets listening on ``port`` (one per worker with SO_REUSEPORT)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    count += 1
+    return count
+
+
+async def wait_workers(server: ServerProcess, workers: int) -> None:
+    """Until every worker listens: one that starts late would otherwise get no
+    connection of the run (the kernel spreads them over the listeners it has)."""
+    deadline = asyncio.get_running_loop().time() + START_TIMEOUT
+    while listeners(server.port) < workers:
+        if asyncio.get_running_loop().time() > deadline or server.proc.returncode is not None:
+            raise RuntimeError(f"{workers} workers did not all start:\n{server.log_tail()}")
+        await asyncio.sleep(0.1)
+
+
 @contextlib.asynccontextmanager
 async def server_process(data_dir: Path, database_url: str | None,
                          session: aiohttp.ClientSession, env: dict[str, str] | None = None,
-                         *, tcp: bool = False) -> AsyncIterator[ServerProcess]:
-    """``env`` adds settings (``TIDINGS_*``) to the server's environment; ``tcp``
-    opens a TCP listener too."""
+                         *, tcp: bool = False, workers: int = 1
+                         ) -> AsyncIterator[ServerProcess]:
+    """``tidings serve`` on a free port. ``env`` adds settings (``TIDINGS_*``) to
+    the server's environment; ``tcp`` opens a TCP listener too; ``workers`` > 1
+    runs ``--workers`` over PostgreSQL and the Redis bus (``TIDINGS_REDIS_URL``),
+    on a channel of its own."""
     port = free_port()
     tcp_port = free_port() if tcp else None
     args = ["-m", "tidings", "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -165,15 +192,51 @@ async def server_process(data_dir: Path, database_url: str | None,
         args += ["--tcp-port", str(tcp_port)]
     if database_url:
         args += ["--database-url", database_url]
+    environment = {**server_env(), **(env or {})}
+    if workers > 1:
+        args += ["--workers", str(workers), "--bus", "redis"]
+        environment["TIDINGS_BUS_CHANNEL_PREFIX"] = f"bench-{secrets.token_hex(4)}"
     log_path = new_log(data_dir, "server.log")
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, *args, stdin=asyncio.subprocess.DEVNULL,
-            stdout=log, stderr=log, env={**server_env(), **(env or {})},
+            stdout=log, stderr=log, env=environment,
             # Many connections need many descriptors: the soft limit goes up to
             # the hard one (raising the hard limit needs privileges we do not ask for).
             preexec_fn=raise_nofile_limit)
     server = ServerProcess(proc, port, log_path, tcp_port)
+    try:
+        await server.wait_ready(session)
+        if workers > 1:
+            await wait_workers(server, workers)
+        yield server
+    finally:
+        await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def reference_process(directory: Path, chat_id: int, tokens: dict[str, int],
+                            session: aiohttp.ClientSession,
+                            pages: dict[str, bytes] | None = None
+                            ) -> AsyncIterator[ServerProcess]:
+    """The reference server (``tidings.bench.reference``) in a process of its
+    own, measured as the server is."""
+    import msgspec
+
+    from tidings.bench.reference import ReferenceConfig
+
+    port = free_port()
+    config = ReferenceConfig(port=port, chat_id=chat_id, tokens=tokens, pages={
+        before: msgspec.Raw(body) for before, body in (pages or {}).items()})
+    config_path = new_log(directory, "reference.json")
+    config_path.write_bytes(msgspec.json.encode(config))
+    log_path = new_log(directory, "reference.log")
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tidings.bench.reference", str(config_path),
+            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+            preexec_fn=raise_nofile_limit)
+    server = ServerProcess(proc, port, log_path)
     try:
         await server.wait_ready(session)
         yield server

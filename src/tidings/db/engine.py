@@ -100,6 +100,12 @@ class Engine(Protocol):
         ...
 
     @property
+    def json_array(self) -> str:
+        """The SQL function making a JSON array of its arguments (text arguments
+        become JSON strings): packs a row's rarely set columns into one value."""
+        ...
+
+    @property
     def for_update(self) -> str:
         """Appended to a SELECT that must lock its rows until commit (PostgreSQL);
         empty where the single writer already excludes other writers (SQLite)."""

@@ -52,6 +52,7 @@ async def _no_reset(conn: Any) -> None:
 class PostgresEngine:
     name = "postgres"
     for_update = " FOR UPDATE"
+    json_array = "json_build_array"
 
     def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 8,
                  write_lanes: int = 4) -> None:

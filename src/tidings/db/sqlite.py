@@ -72,6 +72,7 @@ class SqliteTxn(_AfterCommit):
 class SqliteEngine:
     name = "sqlite"
     for_update = ""
+    json_array = "json_array"
     write_concurrency = 1  # one writer; a second would only wait for the lock
 
     def __init__(self, path: Path, *, synchronous: str = "normal",

@@ -1,0 +1,102 @@
+"""The ingest floor: the rows a service-layer ingest run wrote, written again
+by a bare driver loop, in the same database, right after it.
+
+The copy goes into ``floor_messages``, a table with the layout and indexes of
+``messages`` (PostgreSQL: ``LIKE ... INCLUDING ALL``; SQLite: the same DDL),
+in batches of ``BATCH`` rows, one transaction per batch that also bumps each
+batch chat's row in ``chats`` (tidings allocates pts there). SQLite goes
+through the stdlib ``sqlite3`` with the server's pragmas, PostgreSQL through
+one ``asyncpg`` connection and ``COPY`` (what the engine uses for many rows).
+No validation, no idempotency check, no pts logic, no event loop hops:
+what is left is the engine's own cost of storing those rows, so tidings'
+rate as a fraction of it holds across machines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from tidings.bench.results import IngestResult
+from tidings.config import Settings
+from tidings.store.messages import INSERT_COLUMNS
+
+BATCH = 1000
+TABLE = "floor_messages"
+# The run's senders spread their messages evenly over the chats: msg_id-major
+# order interleaves the chats as the run did (chat-major order would let each
+# batch touch far fewer B-tree pages than tidings' batches touched).
+ORDER = "ORDER BY msg_id, chat_id"
+
+
+def sqlite_floor(path: Path, synchronous: str) -> tuple[int, float, float]:
+    """(rows, seconds, cpu seconds) of the bare copy into an SQLite file."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        conn.execute("PRAGMA cache_size=-65536")
+        ddl = [r[0] for r in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'messages' AND sql IS NOT NULL"
+            " ORDER BY type DESC")]  # the table before its indexes
+        conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        for statement in ddl:
+            conn.execute(statement.replace("messages", TABLE))
+        columns = ", ".join(INSERT_COLUMNS)
+        rows = conn.execute(f"SELECT {columns} FROM messages {ORDER}").fetchall()
+        insert = f"INSERT INTO {TABLE} ({columns}) VALUES ({', '.join('?' * len(INSERT_COLUMNS))})"
+        wall, cpu = time.perf_counter(), time.process_time()
+        for start in range(0, len(rows), BATCH):
+            batch = rows[start:start + BATCH]
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(insert, batch)
+            conn.executemany("UPDATE chats SET last_activity = ? WHERE chat_id = ?",
+                             [(int(time.time()), c) for c in sorted({r[0] for r in batch})])
+            conn.execute("COMMIT")
+        return len(rows), time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        conn.close()
+
+
+async def postgres_floor(url: str) -> tuple[int, float, float]:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        await conn.execute(f"CREATE TABLE {TABLE} (LIKE messages INCLUDING ALL)")
+        columns = list(INSERT_COLUMNS)
+        rows: list[Any] = [tuple(r) for r in await conn.fetch(
+            f"SELECT {', '.join(columns)} FROM messages {ORDER}")]
+        wall, cpu = time.perf_counter(), time.process_time()
+        for start in range(0, len(rows), BATCH):
+            batch = rows[start:start + BATCH]
+            async with conn.transaction():
+                await conn.copy_records_to_table(TABLE, records=batch, columns=columns)
+                await conn.execute(
+                    "UPDATE chats SET last_activity = $1 WHERE chat_id = ANY($2::bigint[])",
+                    int(time.time()), sorted({r[0] for r in batch}))
+        return len(rows), time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        await conn.close()
+
+
+async def ingest_floor(settings: Settings, chats: int, service: IngestResult) -> IngestResult:
+    """The floor row of a service run on the database ``settings`` point to."""
+    from tidings.bench.procstat import PostgresCpu
+
+    db_cpu = PostgresCpu(enabled=settings.is_postgres, precise=True)
+    db_cpu.start()
+    if settings.is_postgres:
+        assert settings.database_url is not None
+        rows, seconds, cpu = await postgres_floor(settings.database_url)
+    else:
+        rows, seconds, cpu = await asyncio.to_thread(
+            sqlite_floor, settings.sqlite_path, settings.sqlite_synchronous)
+    return IngestResult(
+        engine=service.engine, mode="floor", chats=chats, messages=rows, acknowledged=rows,
+        persisted=rows, seconds=seconds, errors=0, server_cpu_seconds=cpu, senders=0,
+        db_cpu_seconds=db_cpu.stop(), avg_batch=float(BATCH))

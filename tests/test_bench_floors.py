@@ -1,0 +1,81 @@
+"""The second round of benches (issue 12): the reference server that fan-out
+and history are measured against, the ingest floor, the large group and
+fan-out over several workers. Like tests/test_bench.py, these check that each
+workload runs and counts correctly, never how fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tidings.bench.bigroup import BigroupParams, run_bigroup
+from tidings.bench.fanout import FanoutParams, run_fanout
+from tidings.bench.history import HistoryParams, run_history
+from tidings.bench.ingest_floor import ingest_floor
+from tidings.bench.probe import measure
+from tidings.bench.service_ingest import ServiceParams, service_ingest
+from tidings.testing import test_settings
+
+from .conftest import REDIS_URL
+
+
+async def test_fanout_reference_gets_the_same_load(tmp_path: Path,
+                                                   database_url: str | None) -> None:
+    params = FanoutParams(members=5, senders=2, messages=20, clients=2, reference=True)
+    result = await run_fanout(tmp_path / "data", database_url, params)
+    assert result.ok, result.to_json()
+    ref = result.reference
+    assert ref is not None and ref["engine"] == "reference" and ref["ok"]
+    assert ref["delivered"] == ref["expected_deliveries"] == 5 * 20
+    assert (ref["missing"], ref["duplicates"]) == (0, 0)
+    assert result.cpu_vs_reference is not None and result.rate_vs_reference is not None
+
+
+async def test_history_reference_answers_every_page(tmp_path: Path,
+                                                    database_url: str | None) -> None:
+    params = HistoryParams(messages=150, readers=2, clients=1, page=50, passes=2,
+                           duration=None, reference=True)
+    result = await run_history(tmp_path / "data", database_url, params)
+    assert result.ok, result.to_json()
+    ref = result.reference
+    assert ref is not None and ref["ok"]
+    # each complete pass saw exactly the chat's messages, in descending pages
+    assert ref["pages"] == ref["expected_pages"] == 2 * 2 * 3 and ref["bad_passes"] == 0
+
+
+async def test_bigroup_delivers_everything_without_slow_closes(
+        tmp_path: Path, database_url: str | None) -> None:
+    params = BigroupParams(members=12, senders=3, messages=15, clients=2)
+    result = await run_bigroup(tmp_path / "data", database_url, params)
+    assert result.ok, result.to_json()
+    assert result.fanout.delivered == 12 * 15 and result.slow_closes == 0
+    assert result.rss_bytes > 0
+
+
+async def test_ingest_floor_copies_every_row_of_the_run(tmp_path: Path,
+                                                        database_url: str | None) -> None:
+    data_dir = tmp_path / "data"
+    service = await service_ingest(data_dir, database_url,
+                                   ServiceParams(messages=300, chats=2, senders=3, inflight=50))
+    floor = await ingest_floor(test_settings(data_dir, database_url), 2, service)
+    # every row the run stored (its messages and the groups' creation notices)
+    assert floor.mode == "floor" and floor.errors == 0
+    assert floor.persisted >= service.persisted == 300
+    service.floor_msgs_per_s = floor.msgs_per_s
+    assert service.vs_floor is not None and service.vs_floor > 0
+
+
+async def test_fanout_over_two_workers(tmp_path: Path, pg_url: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIDINGS_REDIS_URL", REDIS_URL)  # the server inherits it
+    params = FanoutParams(members=8, senders=2, messages=20, clients=2, workers=2)
+    result = await run_fanout(tmp_path / "data", pg_url, params)
+    assert result.ok, result.to_json()
+    assert result.workers == 2 and result.delivered == 8 * 20
+
+
+def test_machine_floor_probe() -> None:
+    floor = measure()
+    assert floor.loopback_send_us > 0 and floor.syscall_us >= 0
+    assert "syscall" in floor.line()
