@@ -23,7 +23,7 @@ from .conftest import REDIS_URL
 async def test_fanout_reference_gets_the_same_load(tmp_path: Path,
                                                    database_url: str | None) -> None:
     params = FanoutParams(members=5, senders=2, messages=20, clients=2, reference=True)
-    result = await run_fanout(tmp_path / "data", database_url, params)
+    (result,) = await run_fanout(tmp_path / "data", database_url, params)
     assert result.ok, result.to_json()
     ref = result.reference
     assert ref is not None and ref["engine"] == "reference" and ref["ok"]
@@ -70,7 +70,7 @@ async def test_fanout_over_two_workers(tmp_path: Path, pg_url: str,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIDINGS_REDIS_URL", REDIS_URL)  # the server inherits it
     params = FanoutParams(members=8, senders=2, messages=20, clients=2, workers=2)
-    result = await run_fanout(tmp_path / "data", pg_url, params)
+    (result,) = await run_fanout(tmp_path / "data", pg_url, params)
     assert result.ok, result.to_json()
     assert result.workers == 2 and result.delivered == 8 * 20
 
