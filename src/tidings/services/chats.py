@@ -73,15 +73,7 @@ class ChatService:
 
     async def create(self, user_id: int, kind: str, title: str, member_ids: list[int]
                      ) -> wire.Chat:
-        if kind not in ("group", "channel"):
-            raise invalid("kind must be 'group' or 'channel'", field="kind")
-        title = title.strip()
-        if not 1 <= len(title) <= self._settings.max_title_length:
-            raise invalid(f"title must be 1 to {self._settings.max_title_length} characters",
-                          field="title")
-        others = sorted(set(member_ids) - {user_id})
-        self._check_batch(others, 0)
-        roles = {user_id: "owner", **{u: "member" for u in others}}
+        title, others, roles = self._new_group(user_id, kind, title, member_ids)
 
         async def create_txn(txn: Txn) -> wire.Chat:
             await self._require_users_txn(txn, others)
@@ -95,6 +87,18 @@ class ChatService:
                                  member_ids: list[int]) -> wire.Chat:
         """As ``create`` for ``owner_id``, but an operator's: the members' ``add_me``
         privacy does not apply (bans by an operator still do)."""
+        title, others, roles = self._new_group(owner_id, kind, title, member_ids)
+
+        async def create_txn(txn: Txn) -> wire.Chat:
+            await self._require_users_txn(txn, [owner_id, *others])
+            return await self._create_txn(txn, kind, title, owner_id, None,
+                                          [owner_id, *others], roles)
+
+        return await self._db.write("admin_create_chat", create_txn)
+
+    def _new_group(self, owner_id: int, kind: str, title: str, member_ids: list[int]
+                   ) -> tuple[str, list[int], dict[int, str]]:
+        """A new group's checked title, its other members and everyone's role."""
         if kind not in ("group", "channel"):
             raise invalid("kind must be 'group' or 'channel'", field="kind")
         title = title.strip()
@@ -103,14 +107,7 @@ class ChatService:
                           field="title")
         others = sorted(set(member_ids) - {owner_id})
         self._check_batch(others, 0)
-        roles = {owner_id: "owner", **{u: "member" for u in others}}
-
-        async def create_txn(txn: Txn) -> wire.Chat:
-            await self._require_users_txn(txn, [owner_id, *others])
-            return await self._create_txn(txn, kind, title, owner_id, None,
-                                          [owner_id, *others], roles)
-
-        return await self._db.write("admin_create_chat", create_txn)
+        return title, others, {owner_id: "owner", **{u: "member" for u in others}}
 
     async def _create_txn(self, txn: Txn, kind: str, title: str, creator_id: int | None,
                           direct_key: str | None, member_ids: list[int], roles: dict[int, str]

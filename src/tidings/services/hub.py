@@ -112,9 +112,13 @@ class LiveHub:
             if self._is_newest(user_id, event.chat_id, pts):
                 self._subscribe(user_id, event.chat_id)
         frames = PushFrames(event.frame)  # other codecs: encoded once, on first need
+        pushed = 0
         for user_id in tuple(self._users_in.get(event.chat_id, ())):
             if user_id != event.skip_user:
-                self._push_to_user(user_id, frames)
+                pushed += self._push_to_user(user_id, frames)
+        # Counted once per event: Counter.inc takes a lock, per connection it
+        # showed in the fan-out profile.
+        PUSH_FRAMES.inc(pushed)
         for user_id in event.left:
             if self._is_newest(user_id, event.chat_id, pts):
                 self._unsubscribe(user_id, event.chat_id)
@@ -124,7 +128,7 @@ class LiveHub:
         for chat_id in event.joined_chats:
             if self._is_newest(event.user_id, chat_id, pts):
                 self._subscribe(event.user_id, chat_id)
-        self._push_to_user(event.user_id, PushFrames(event.frame))
+        PUSH_FRAMES.inc(self._push_to_user(event.user_id, PushFrames(event.frame)))
         for chat_id in event.left_chats:
             if self._is_newest(event.user_id, chat_id, pts):
                 self._unsubscribe(event.user_id, chat_id)
@@ -147,10 +151,12 @@ class LiveHub:
         seen[chat_id] = pts
         return True
 
-    def _push_to_user(self, user_id: int, frames: PushFrames) -> None:
-        for sink in tuple(self._sinks.get(user_id, ())):
+    def _push_to_user(self, user_id: int, frames: PushFrames) -> int:
+        """Queue the frame to each of the user's connections; how many."""
+        sinks = tuple(self._sinks.get(user_id, ()))
+        for sink in sinks:
             sink.push(frames.get(sink.codec))
-            PUSH_FRAMES.inc()
+        return len(sinks)
 
     def _subscribe(self, user_id: int, chat_id: int) -> None:
         loading = self._left_while_loading.get(user_id)

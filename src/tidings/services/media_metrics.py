@@ -11,77 +11,37 @@ stays reported (at zero) once it has been seen.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Iterator
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
-from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.media.lifecycle import KINDS, STATUSES
+from tidings.services.refreshed_collector import RefreshedCollector
 from tidings.store import media_stats
-
-log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 60.0
 
 
-class MediaMetrics(Collector):
+class MediaMetrics(RefreshedCollector):
+    name = "media-metrics"
+    refresh_seconds = REFRESH_SECONDS
+
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
-        self._registry = registry
+        super().__init__(registry)
         self._media: dict[tuple[str, str], tuple[int, int]] | None = None  # -> (files, bytes)
         self._jobs: dict[str, tuple[int, int]] = {}  # kind -> (pending, failed)
-        self._db: Database | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._registered = False
-
-    def start(self, db: Database) -> None:
-        """Register with the registry and start refreshing (in a running loop).
-        When another collector already reports these gauges there (several
-        nodes in one process), this one stays idle."""
-        self._db = db
-        try:
-            self._registry.register(self)
-            self._registered = True
-        except ValueError:  # several nodes in one process (tests): the first reports
-            log.debug("media gauges already registered by another node in this process")
-            return
-        self._task = asyncio.get_running_loop().create_task(self._loop(),
-                                                            name="media-metrics")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._registered:
-            self._registry.unregister(self)
-            self._registered = False
-        self._db = None
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except Exception:  # a lost database connection must not end the task
-                log.exception("media metrics refresh failed; keeping the last values")
-            await asyncio.sleep(REFRESH_SECONDS)
 
     async def refresh(self) -> None:
         """Recompute the figures now (the task does this every REFRESH_SECONDS)."""
-        assert self._db is not None, "start() first"
 
         async def read_txn(txn: Txn) -> tuple[list[tuple[str, str, int, int]],
                                                list[tuple[str, int, int]]]:
             return (await media_stats.by_kind_status_txn(txn),
                     await media_stats.jobs_by_kind_txn(txn))
 
-        media, jobs = await self._db.read("media_metrics", read_txn)
+        media, jobs = await self.db.read("media_metrics", read_txn)
         counts = {(k, s): (0, 0) for k in KINDS for s in STATUSES}
         counts.update({(k, s): (n, b) for k, s, n, b in media})
         self._media = counts

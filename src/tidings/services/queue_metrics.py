@@ -18,22 +18,16 @@ code that counts them (``tidings.jobs.webhooks``, ``tidings.jobs.runner``).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Iterator
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from tidings.clock import Clock
-from tidings.db.database import Database
 from tidings.db.engine import Txn
+from tidings.services.refreshed_collector import RefreshedCollector
 from tidings.store import jobs as job_store
 from tidings.store import webhooks as outbox
-
-log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 10.0
 
@@ -43,55 +37,25 @@ _GAUGES = (("tidings_webhook_queue_depth", "Webhook events waiting to be deliver
             "Age of the oldest webhook event waiting to be delivered (0: none)"))
 
 
-class QueueMetrics(Collector):
+class QueueMetrics(RefreshedCollector):
+    name = "queue-metrics"
+    refresh_seconds = REFRESH_SECONDS
+
     def __init__(self, clock: Clock, job_kinds: list[str],
                  registry: CollectorRegistry = REGISTRY) -> None:
+        super().__init__(registry)
         self._clock = clock
         self._kinds = job_kinds
-        self._registry = registry
         self._figures: tuple[int, int, int] | None = None  # depth, failed, oldest age
         self._jobs: dict[str, int] = {}
-        self._db: Database | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._registered = False
-
-    def start(self, db: Database) -> None:
-        """Register and refresh in the background; idle when another node in this
-        process already reports these gauges (tests)."""
-        self._db = db
-        try:
-            self._registry.register(self)
-            self._registered = True
-        except ValueError:
-            return
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="queue-metrics")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._registered:
-            self._registry.unregister(self)
-            self._registered = False
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except Exception:  # a lost connection must not end the task
-                log.exception("queue metrics refresh failed; keeping the last values")
-            await asyncio.sleep(REFRESH_SECONDS)
 
     async def refresh(self) -> None:
-        assert self._db is not None, "start() first"
         now = self._clock.now()
 
         async def read_txn(txn: Txn) -> tuple[outbox.OutboxStats, dict[str, int]]:
             return await outbox.stats_txn(txn), await job_store.due_by_kind_txn(txn, now)
 
-        stats, jobs = await self._db.read("queue_metrics", read_txn)
+        stats, jobs = await self.db.read("queue_metrics", read_txn)
         oldest = 0 if stats.oldest_pending_at is None else max(0, now - stats.oldest_pending_at)
         self._figures = (stats.pending, stats.failed, oldest)
         self._jobs = {**dict.fromkeys(self._kinds, 0), **jobs}
