@@ -15,6 +15,7 @@ from tidings.api import http
 from tidings.api.dispatcher import Dispatcher
 from tidings.config import Settings
 from tidings.services.container import Services
+from tidings.transport import web as web_client
 from tidings.transport.edge import allow_cors, edge_middleware
 from tidings.transport.ratelimit import AddressLimits
 from tidings.transport.ws import CLOSE_GOING_AWAY, WsConnection
@@ -43,6 +44,8 @@ class Node:
         self.app.router.add_get("/readyz", self.handle_ready)
         self.app.router.add_get("/metrics", self.handle_metrics)
         self.app.add_routes(http.routes(services))  # REST: /exports/{job_id}
+        if settings.web_client:
+            self.app.add_routes(web_client.routes())  # the browser client at /
         if settings.cors_origins:
             allow_cors(self.app, settings.cors_origins)
 

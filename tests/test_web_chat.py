@@ -1,0 +1,119 @@
+"""The web client in a real Chromium against a real server: two people chat
+live, recall, reply and jump to the original, and a device that went offline
+catches up to exactly what the other side shows."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import expect
+
+from .web_helpers import (  # fixtures by name: browser, people, web_server
+    People,
+    Person,
+    WebServer,
+    as_device,
+    browser,
+    create_group,
+    people,
+    screenshot,
+    start_direct,
+    web_server,
+)
+
+
+def texts(person: Person) -> list[str]:
+    return [t.strip() for t in person.timeline().locator("li.message .text").all_inner_texts()]
+
+
+def test_two_people_chat_live_and_the_list_follows(people: People) -> None:
+    alice, bob = people.sign_up("alice"), people.sign_up("bob")
+    start_direct(alice, bob)
+    alice.send("hello bob, 你好")
+    # bob's conversation list shows the new chat, its preview and an unread badge live
+    row = bob.page.locator(".dialog", has_text=alice.name)
+    expect(row.locator(".preview")).to_have_text("hello bob, 你好")
+    expect(row.locator(".badge.unread")).to_have_text("1")
+    bob.open_chat(alice.name)
+    expect(bob.message("hello bob, 你好")).to_be_visible()
+    expect(row.locator(".badge.unread")).to_have_count(0)
+    bob.send("hi alice 👋")
+    expect(alice.message("hi alice 👋")).to_be_visible()
+    # bob read alice's message: her direct chat shows it as read
+    expect(alice.message("hello bob").locator(".ticks")).to_have_attribute("aria-label", "read")
+    screenshot(alice.page, "chat")
+
+
+def test_recall_shows_the_marker_on_both_sides(people: People) -> None:
+    alice, bob = people.sign_up("alice"), people.sign_up("bob")
+    start_direct(alice, bob)
+    alice.send("wrong account number")
+    bob.open_chat(alice.name)
+    expect(bob.message("wrong account number")).to_be_visible()
+    alice.message("wrong account number").hover()
+    alice.message("wrong account number").get_by_role("button", name="Recall").click()
+    expect(alice.timeline().locator("li.recalled")).to_have_text("You recalled a message")
+    expect(bob.timeline().locator("li.recalled")).to_have_text(f"{alice.name} recalled a message")
+    expect(bob.timeline()).not_to_contain_text("wrong account number")
+    expect(bob.page.locator(".dialog", has_text=alice.name).locator(".preview")).to_have_text(
+        f"{alice.name} recalled a message")
+
+
+def test_reply_jumps_to_its_original_beyond_the_loaded_page(
+        people: People, web_server: WebServer) -> None:
+    alice, bob = people.sign_up("alice"), people.sign_up("bob")
+    create_group(alice, "Reading club", bob)
+    alice.send("the original question")
+
+    async def chatter(client: Any) -> None:
+        chat_id = (await client.call("chat.list"))["chats"][0]["chat"]["chat_id"]
+        original = next(m["msg_id"] for m in await client.history(chat_id)
+                        if m["text"] == "the original question")
+        for i in range(70):
+            await client.send_text(chat_id, f"filler {i}")
+        await client.send_text(chat_id, "the answer", reply_to=original)
+
+    as_device(web_server, alice, chatter)
+    bob.open_chat("Reading club")
+    answer = bob.message("the answer")
+    expect(answer.locator(".reply-preview")).to_contain_text("the original question")
+    # the original lies beyond the newest page the chat opened with
+    original = bob.timeline().locator("li.message").filter(
+        has=bob.page.locator("p.text", has_text=re.compile("^the original question$")))
+    expect(original).to_have_count(0)
+    answer.locator(".reply-preview").click()
+    expect(original).to_be_in_viewport()
+    expect(original).to_have_class("message theirs highlight")
+    # scrolling down from there pages the newer messages back in, in order
+    bob.timeline().evaluate("el => el.scrollTop = el.scrollHeight")
+    expect(bob.message("filler 69")).to_be_attached()
+    expect(bob.page.get_by_role("button", name="Newer messages ↓")).to_have_count(0)
+
+
+def test_offline_device_reconnects_and_shows_what_the_other_side_shows(
+        people: People) -> None:
+    alice, bob = people.sign_up("alice"), people.sign_up("bob")
+    start_direct(alice, bob)
+    alice.send("before the nap")
+    bob.open_chat(alice.name)
+    expect(bob.message("before the nap")).to_be_visible()
+
+    bob.context.set_offline(True)
+    expect(bob.page.get_by_role("status").filter(has_text="Offline")).to_be_visible()
+    for text in ("while you slept 1", "while you slept 2", "oops"):
+        alice.send(text)
+    alice.message("oops").hover()
+    alice.message("oops").get_by_role("button", name="Recall").click()
+    expect(alice.timeline().locator("li.recalled")).to_have_count(1)
+    screenshot(bob.page, "offline")
+
+    bob.context.set_offline(False)
+    expect(bob.page.get_by_role("status").filter(has_text="Online")).to_be_visible()
+    expect(bob.message("while you slept 2")).to_be_visible()
+    expect(bob.timeline().locator("li.recalled")).to_have_count(1)
+    assert texts(bob) == texts(alice) == ["before the nap", "while you slept 1",
+                                          "while you slept 2"]
+    # and bob is live again
+    alice.send("welcome back")
+    expect(bob.message("welcome back")).to_be_visible()
