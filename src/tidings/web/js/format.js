@@ -20,7 +20,8 @@ export function bytes(n) {
     value /= 1024;
     unit += 1;
   }
-  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
+  const shown = value >= 10 || unit === 0 ? String(Math.round(value)) : value.toFixed(1).replace(/\.0$/, '');
+  return `${shown} ${units[unit]}`;
 }
 
 export const KIND_ICON = { image: '🖼', video: '📼', audio: '🎵', file: '📄' };
