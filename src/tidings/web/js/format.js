@@ -46,6 +46,7 @@ export function systemText(message) {
     case 'member.added': return `${by} added ${names(s.user_ids)}`;
     case 'member.removed': return `${by} removed ${names(s.user_ids)}`;
     case 'member.left': return `${names(s.user_ids)} left`;
+    case 'member.joined': return `${s.user_ids ? names(s.user_ids) : by} joined by invite link`;
     case 'expiry.set': return s.expire_at ? `${by} set this chat to expire on ${day(s.expire_at)}`
       : `${by} made this chat never expire`;
     case 'chat.expired': return 'This chat expired; its history stays readable';

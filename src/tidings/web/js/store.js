@@ -64,15 +64,17 @@ export function useStore() {
 export function navigate(route) {
   store.route = route;
   const hash = route.name === 'chat' ? `#/chat/${route.chatId}`
-    : route.name === 'list' ? '#/' : `#/${route.name}${route.chatId ? `/${route.chatId}` : ''}`;
+    : route.name === 'list' ? '#/' : route.name === 'join' ? `#/join/${route.invite}`
+      : `#/${route.name}${route.chatId ? `/${route.chatId}` : ''}`;
   if (location.hash !== hash) history.pushState(null, '', hash);
   changed();
 }
 
 export function routeFromHash() {
   const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean);
-  const chatId = parts[1] ? Number(parts[1]) : null;
   if (!parts.length) return { name: 'list' };
+  if (parts[0] === 'join') return { name: 'join', invite: parts[1] || '' };
+  const chatId = parts[1] ? Number(parts[1]) : null;
   return { name: parts[0], chatId };
 }
 

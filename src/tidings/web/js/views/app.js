@@ -9,6 +9,8 @@ import { ChatView } from './chat-view.js';
 import { ChatSettings } from './chat-settings.js';
 import { PoolPage } from './pool.js';
 import { NewChat } from './new-chat.js';
+import { GroupInfo } from './group-info.js';
+import { JoinPage } from './join.js';
 
 const STATUS = { connecting: 'Connecting…', offline: 'Offline — reconnecting…', online: 'Online' };
 
@@ -29,6 +31,8 @@ function Screen({ route }) {
     case 'settings': return html`<${ChatSettings} chatId=${route.chatId} />`;
     case 'pool': return html`<${PoolPage} chatId=${route.chatId} />`;
     case 'new': return html`<${NewChat} />`;
+    case 'info': return html`<${GroupInfo} chatId=${route.chatId} />`;
+    case 'join': return html`<${JoinPage} invite=${route.invite} />`;
     default: return html`<section class="placeholder"><p>Choose a conversation.</p></section>`;
   }
 }

@@ -33,6 +33,7 @@ function Header({ view }) {
         <span class="subtitle">${group ? `${chat.member_count} members` : ''} <${Typing} view=${view} /></span>
       </div>
       <button class="link" onClick=${() => navigate({ name: 'settings', chatId: view.chat_id })}>Settings</button>
+      ${group && html`<button class="link" onClick=${() => navigate({ name: 'info', chatId: view.chat_id })}>Group info</button>`}
       ${group && html`<button class="link" onClick=${() => navigate({ name: 'pool', chatId: view.chat_id })}>Storage pool</button>`}
     </header>`;
 }
