@@ -11,6 +11,7 @@ import { PoolPage } from './pool.js';
 import { NewChat } from './new-chat.js';
 import { GroupInfo } from './group-info.js';
 import { JoinPage } from './join.js';
+import { PeoplePage } from './people.js';
 
 const STATUS = { connecting: 'Connecting…', offline: 'Offline — reconnecting…', online: 'Online' };
 
@@ -31,6 +32,7 @@ function Screen({ route }) {
     case 'settings': return html`<${ChatSettings} chatId=${route.chatId} />`;
     case 'pool': return html`<${PoolPage} chatId=${route.chatId} />`;
     case 'new': return html`<${NewChat} />`;
+    case 'people': return html`<${PeoplePage} />`;
     case 'info': return html`<${GroupInfo} chatId=${route.chatId} />`;
     case 'join': return html`<${JoinPage} invite=${route.invite} />`;
     default: return html`<section class="placeholder"><p>Choose a conversation.</p></section>`;

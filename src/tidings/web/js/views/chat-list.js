@@ -41,7 +41,10 @@ export function ChatList() {
     <nav class="chat-list" aria-label="Conversations">
       <div class="list-head">
         <h1>Chats</h1>
-        <button class="secondary" onClick=${() => navigate({ name: 'new' })}>New chat</button>
+        <span class="row">
+          <button class="secondary" onClick=${() => navigate({ name: 'people' })}>People</button>
+          <button class="secondary" onClick=${() => navigate({ name: 'new' })}>New chat</button>
+        </span>
       </div>
       ${rows.length === 0 && html`<p class="empty">No conversations yet.</p>`}
       <ul>${rows.map((row) => html`<${Row} key=${row.chat.chat_id} row=${row} active=${row.chat.chat_id === current} />`)}</ul>
