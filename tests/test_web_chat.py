@@ -117,3 +117,40 @@ def test_offline_device_reconnects_and_shows_what_the_other_side_shows(
     # and bob is live again
     alice.send("welcome back")
     expect(bob.message("welcome back")).to_be_visible()
+
+
+def test_typing_read_count_pin_search_forward_and_presence(people: People) -> None:
+    alice, bob = people.sign_up("alice"), people.sign_up("bob")
+    start_direct(alice, bob)
+    expect(alice.page.locator(".presence")).to_have_text("online")
+    create_group(alice, "Planning", bob)
+    alice.send("agenda for monday")
+    bob.open_chat("Planning")
+    # bob read it: the count under alice's message says so
+    agenda = alice.message("agenda for monday")
+    expect(agenda.get_by_role("button", name="Read by 1")).to_be_visible()
+    agenda.get_by_role("button", name="Read by 1").click()
+    expect(alice.page.get_by_role("dialog", name="Read by 1")).to_contain_text(bob.name)
+    alice.page.get_by_role("dialog").get_by_role("button", name="Close").click()
+
+    bob.composer().fill("I think")
+    expect(alice.page.locator(".typing")).to_have_text(f"{bob.name} is typing…")
+
+    agenda.hover()
+    agenda.get_by_role("button", name="Pin", exact=True).click()
+    for person in (alice, bob):
+        expect(person.page.locator(".pinned-bar")).to_contain_text("agenda for monday")
+
+    alice.page.get_by_role("button", name="Search", exact=True).click()
+    alice.page.get_by_role("searchbox", name="Search this chat").fill("monday")
+    alice.page.locator(".search-panel").get_by_role("button", name="Search").click()
+    expect(alice.page.get_by_role("list", name="Search results")).to_contain_text(
+        "agenda for monday")
+
+    agenda.hover()
+    agenda.get_by_role("button", name="Forward").click()
+    alice.page.get_by_role("dialog", name="Forward to…").get_by_role(
+        "button", name=bob.name).click()
+    bob.open_chat(alice.name)
+    forwarded = bob.message("agenda for monday")
+    expect(forwarded.locator(".forwarded")).to_have_text(f"Forwarded from {alice.name}")

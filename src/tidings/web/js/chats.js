@@ -55,7 +55,8 @@ export async function loadMembers(chatId) {
   view.chat = result.chat;
   view.role = result.role;
   view.members = result.members;
-  view.pinned = new Set(result.pinned_msg_ids);
+  // Oldest pin first, so a pin that arrives later (an update) goes last.
+  view.pinned = new Set([...result.pinned_msg_ids].reverse());
   view.peer_read_pts = result.peer_read_pts;
   await loadUsers(result.members.map((m) => m.user_id));
   changed();

@@ -21,6 +21,9 @@ onPush((push) => {
     else view.typing.set(push.user_id, { action: push.action, until: Date.now() / 1000 + push.expires_in });
     changed();
     setTimeout(changed, push.expires_in * 1000 + 50);
+  } else if (push.push === 'presence') {
+    store.presence.set(push.user_id, { status: push.status, last_seen: push.last_seen });
+    changed();
   } else if (push.push === 'read') {
     onReadPush(push);
   }

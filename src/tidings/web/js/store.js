@@ -8,6 +8,7 @@ export const store = {
   chats: new Map(),      // chat_id -> ChatView (sync state and the loaded window)
   dialogs: new Map(),    // chat_id -> Dialog row of chat.list
   users: new Map(),      // user_id -> User
+  presence: new Map(),   // user_id -> {status, last_seen}, of the users we follow
   route: { name: 'list' },
   notice: null,          // {kind: 'error'|'info', text}
 };

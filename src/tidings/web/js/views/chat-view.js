@@ -9,6 +9,7 @@ import { day, userName } from '../format.js';
 import { chatTitle } from './chat-list.js';
 import { MessageItem, PendingItem } from './message.js';
 import { Composer } from './composer.js';
+import { PinnedBar, Presence, SearchPanel } from './chat-tools.js';
 
 const EDGE = 150; // px from an end of the timeline that loads the next page
 
@@ -21,7 +22,7 @@ function Typing({ view }) {
   return html`<span class="typing" aria-live="polite">${names} ${uploading ? 'is sending a file…' : 'is typing…'}</span>`;
 }
 
-function Header({ view }) {
+function Header({ view, onSearch }) {
   const row = store.dialogs.get(view.chat_id) || { chat: view.chat || {}, peer_id: null };
   const chat = view.chat || row.chat;
   const group = chat.kind !== 'direct';
@@ -30,8 +31,9 @@ function Header({ view }) {
       <button class="link back" onClick=${() => navigate({ name: 'list' })} aria-label="Back to conversations">←</button>
       <div class="chat-head-title">
         <h2>${chatTitle({ ...row, chat })}</h2>
-        <span class="subtitle">${group ? `${chat.member_count} members` : ''} <${Typing} view=${view} /></span>
+        <span class="subtitle">${group ? `${chat.member_count} members` : html`<${Presence} userId=${row.peer_id} />`} <${Typing} view=${view} /></span>
       </div>
+      <button class="link" onClick=${onSearch}>Search</button>
       <button class="link" onClick=${() => navigate({ name: 'settings', chatId: view.chat_id })}>Settings</button>
       ${group && html`<button class="link" onClick=${() => navigate({ name: 'info', chatId: view.chat_id })}>Group info</button>`}
       ${group && html`<button class="link" onClick=${() => navigate({ name: 'pool', chatId: view.chat_id })}>Storage pool</button>`}
@@ -53,6 +55,7 @@ export function ChatView({ chatId }) {
   const [replyTo, setReplyTo] = useState(null);
   const [highlight, setHighlight] = useState(null);
   const [ready, setReady] = useState(view.loaded);
+  const [searching, setSearching] = useState(false);
 
   useEffect(() => {
     atBottom.current = true;
@@ -119,7 +122,9 @@ export function ChatView({ chatId }) {
 
   return html`
     <section class="chat" aria-label="Conversation">
-      <${Header} view=${view} />
+      <${Header} view=${view} onSearch=${() => setSearching(!searching)} />
+      ${searching && html`<${SearchPanel} view=${view} onJump=${jump} onClose=${() => setSearching(false)} />`}
+      <${PinnedBar} view=${view} onJump=${jump} />
       ${expiredBanner(view)}
       <ol class="timeline" ref=${list} onScroll=${onScroll} aria-label="Messages" aria-busy=${!ready}>
         ${view.loaded && !view.hasOlder && html`<li class="system start">The beginning of this conversation</li>`}

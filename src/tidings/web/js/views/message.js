@@ -7,6 +7,7 @@ import { mutate } from '../chats.js';
 import { systemText, time, userName } from '../format.js';
 import { Media } from './media.js';
 import { ReadersDialog } from './readers.js';
+import { ForwardDialog, mayPin } from './chat-tools.js';
 
 const RECALL_WINDOW = 120;
 
@@ -50,6 +51,7 @@ function ReadState({ message, view }) {
 }
 
 function Actions({ message, view, onReply }) {
+  const [forwarding, setForwarding] = useState(false);
   const mine = message.sender_id === store.me.user_id;
   const admin = view.role === 'owner' || view.role === 'admin';
   const fresh = Date.now() / 1000 - message.date < RECALL_WINDOW;
@@ -63,9 +65,14 @@ function Actions({ message, view, onReply }) {
               aria-label="React with thumbs up">👍</button>`}
       ${!expired && ((mine && fresh) || (admin && view.chat?.kind !== 'direct')) && html`
         <button class="link" onClick=${() => act('message.recall', { msg_id: message.msg_id })}>Recall</button>`}
+      <button class="link" onClick=${() => setForwarding(true)}>Forward</button>
+      ${!expired && mayPin(view) && (view.pinned.has(message.msg_id)
+        ? html`<button class="link" onClick=${() => act('message.unpin', { msg_id: message.msg_id })}>Unpin</button>`
+        : html`<button class="link" onClick=${() => act('message.pin', { msg_id: message.msg_id })}>Pin</button>`)}
       <button class="link" onClick=${() => act('message.delete', { msg_ids: [message.msg_id], for_everyone: false })}>Delete for me</button>
       ${!expired && ((mine && fresh) || admin) && html`
         <button class="link" onClick=${() => act('message.delete', { msg_ids: [message.msg_id], for_everyone: true })}>Delete for everyone</button>`}
+      ${forwarding && html`<${ForwardDialog} message=${message} onClose=${() => setForwarding(false)} />`}
     </div>`;
 }
 
@@ -93,7 +100,7 @@ export function MessageItem({ message, view, onReply, onJump, highlighted }) {
         data-msg-id=${message.msg_id} tabindex="-1">
       <div class="bubble">
         ${group && !mine && html`<div class="sender">${userName(message.sender_id)}</div>`}
-        ${message.forward_from && html`<div class="forwarded">Forwarded</div>`}
+        ${message.forward_from && html`<div class="forwarded">Forwarded from ${userName(message.forward_from.sender_id)}</div>`}
         ${message.reply_preview && html`<${ReplyPreview} preview=${message.reply_preview} onJump=${onJump} />`}
         <${Media} message=${message} view=${view} />
         ${message.text && html`<${Text} message=${message} />`}
