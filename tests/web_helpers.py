@@ -3,7 +3,9 @@ Chromium driven by Playwright, pages that sign up through the UI, and a check
 that no page logged a console error or sent a request off the server's origin.
 
 Chromium is ``/usr/bin/chromium`` (``.ci/run`` installs it); without it these
-tests fail, never skip. Screenshots go to ``TIDINGS_SCREENSHOT_DIR`` when it is
+tests fail, never skip. The server and the browser live for one test module:
+Playwright's sync API must not be running while another module's asyncio
+tests run. Screenshots go to ``TIDINGS_SCREENSHOT_DIR`` when it is
 set (``docs/screenshots`` holds the committed ones).
 """
 
@@ -86,7 +88,7 @@ def stop_server(server: WebServer) -> str:
     return server.log.read_text()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     server = start_server(tmp_path_factory.mktemp("web"))
     yield server
@@ -94,7 +96,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     assert "Traceback" not in log, log
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")

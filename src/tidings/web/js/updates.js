@@ -14,7 +14,12 @@ function touchDialog(view, update, message) {
   row.last_message = message;
   row.last_message_state = message.recalled_at ? 'recalled' : 'ok';
   const mine = message.sender_id === store.me?.user_id;
-  if (!mine && message.kind !== 'system' && message.msg_id > view.read_pts) row.unread_count += 1;
+  // The chat on screen is read as it arrives (chat-view marks it).
+  const onScreen = store.route.name === 'chat' && store.route.chatId === view.chat_id
+    && view.newest && document.visibilityState === 'visible';
+  if (!mine && !onScreen && message.kind !== 'system' && message.msg_id > view.read_pts) {
+    row.unread_count += 1;
+  }
 }
 
 function onMessage(view, msgId, change) {
