@@ -154,3 +154,34 @@ def test_typing_read_count_pin_search_forward_and_presence(people: People) -> No
     bob.open_chat(alice.name)
     forwarded = bob.message("agenda for monday")
     expect(forwarded.locator(".forwarded")).to_have_text(f"Forwarded from {alice.name}")
+
+
+def test_mention_by_keyboard_badge_and_deleting(people: People) -> None:
+    alice, bob = people.sign_up("alice"), people.sign_up("bob")
+    create_group(bob, "Desk", alice)
+    bob.composer().press_sequentially(f"hey @{alice.name[:3]}")
+    options = bob.page.get_by_role("listbox", name="Mention a member").get_by_role("option")
+    expect(options).to_have_text([f"@{alice.name}"])
+    bob.composer().press("Enter")  # picks the member
+    expect(bob.composer()).to_have_value(f"hey @{alice.name} ")
+    bob.composer().press_sequentially("lunch?")
+    bob.composer().press("Enter")
+    row = alice.page.locator(".dialog", has_text="Desk")
+    expect(row.locator(".badge.mention")).to_be_visible()
+    alice.open_chat("Desk")
+    expect(alice.message("lunch?").locator(".mention")).to_have_text(f"@{alice.name}")
+    expect(row.locator(".badge")).to_have_count(0)
+
+    bob.send("typo here")
+    alice.send("noted")
+    # delete for me: gone for alice only
+    alice.message("lunch?").hover()
+    alice.message("lunch?").get_by_role("button", name="Delete for me").click()
+    expect(alice.message("lunch?")).to_have_count(0)
+    expect(bob.message("lunch?")).to_be_visible()
+    # delete for everyone: gone on both sides
+    bob.message("typo here").hover()
+    bob.message("typo here").get_by_role("button", name="Delete for everyone").click()
+    for person in (alice, bob):
+        expect(person.message("typo here")).to_have_count(0)
+    expect(bob.message("noted")).to_be_visible()

@@ -95,6 +95,34 @@ def test_expired_file_shows_the_placeholder_and_renewing_from_the_pool_brings_it
     for person in (alice, bob):
         expect(person.timeline().locator(".expired-card")).to_have_count(0)
         expect(person.timeline().locator(".file-card", has_text="notes.txt")).to_be_visible()
+    # the file now takes room in the pool; a member sponsors more
+    bob.page.get_by_role("button", name="Storage pool").click()
+    pool = bob.page.locator(".pool")
+    expect(pool).to_contain_text("1 files")
+    bob.page.get_by_label("GB to add").fill("1")
+    bob.page.get_by_role("button", name="Sponsor").click()
+    expect(pool.locator("dd").first).to_have_text("6 GB")
+    expect(pool).to_contain_text(f"{bob.name} · 1 GB")
+
+
+def test_the_sender_moves_an_expired_file_into_custody(people: People, tmp_path: Path) -> None:
+    alice, bob = people.sign_up("alice"), people.sign_up("bob")
+    start_direct(alice, bob)
+    memo = tmp_path / "memo.txt"
+    memo.write_text("keep me\n")
+    attach(alice, memo)
+    card = alice.timeline().locator(".expired-card")
+    expect(card).to_be_visible(timeout=(FILE_TTL_SECONDS + 10) * 1000)
+    card.get_by_role("button", name="Move to my custody").click()
+    dialog = alice.page.get_by_role("dialog", name="Move to my custody")
+    expect(dialog).to_contain_text("Your space remaining")
+    expect(dialog).to_contain_text("1 GB of 1 GB")
+    expect(dialog).to_contain_text("8 B")
+    dialog.get_by_role("button", name="Move to my custody").click()
+    expect(alice.timeline().locator(".file-card", has_text="memo.txt")).to_be_visible()
+    expect(card).to_have_count(0)
+    bob.open_chat(alice.name)
+    expect(bob.timeline().locator(".file-card", has_text="memo.txt")).to_be_visible()
 
 
 def test_retention_setting_changes_and_the_timeline_says_so(people: People) -> None:
