@@ -4,6 +4,7 @@ catches up to exactly what the other side shows."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -185,3 +186,34 @@ def test_mention_by_keyboard_badge_and_deleting(people: People) -> None:
     for person in (alice, bob):
         expect(person.message("typo here")).to_have_count(0)
     expect(bob.message("noted")).to_be_visible()
+
+
+def test_a_device_far_behind_reloads_instead_of_replaying(
+        people: People, web_server: WebServer) -> None:
+    alice, bob = people.sign_up("alice"), people.sign_up("bob")
+    start_direct(alice, bob)
+    alice.send("first")
+    bob.open_chat(alice.name)
+    expect(bob.message("first")).to_be_visible()
+    bob.context.set_offline(True)
+    expect(bob.page.get_by_role("status").filter(has_text="Offline")).to_be_visible()
+
+    async def burst(client: Any) -> None:
+        # more than sync.get_difference's default limit of 1,000 updates
+        chat_id = (await client.call("chat.list"))["chats"][0]["chat"]["chat_id"]
+        for start in range(0, 1050, 50):
+            await asyncio.gather(*(client.send_text(chat_id, f"burst {i}")
+                                   for i in range(start, start + 50)))
+        await client.send_text(chat_id, "the last one")
+
+    as_device(web_server, alice, burst)
+    bob.context.set_offline(False)
+    expect(bob.message("the last one")).to_be_visible()
+    expect(bob.page.locator(".dialog", has_text=alice.name).locator(".preview")).to_have_text(
+        "the last one")
+    # the reloaded page is contiguous with what comes next
+    alice.send("and live again")
+    expect(bob.message("and live again")).to_be_visible()
+    shown = texts(bob)
+    assert shown[-2:] == ["the last one", "and live again"]
+    assert len(shown) == len(set(shown))
