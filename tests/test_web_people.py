@@ -49,8 +49,11 @@ def test_contact_request_profile_block_and_privacy(people: People) -> None:
     expect(carol.page.get_by_role("alert")).to_contain_text("blocked")
 
     # privacy settings are the server's, after a reload too
+    saved = alice.page.get_by_role("status").filter
     alice.page.get_by_label("Who can find me by username").select_option("nobody")
+    expect(saved(has_text="Saved: who can find me by username: nobody")).to_be_visible()
     alice.page.get_by_label("Share when I read messages").uncheck()
+    expect(saved(has_text="Saved: read receipts off")).to_be_visible()
     screenshot(alice.page, "people")
     alice.page.reload()
     open_people(alice)

@@ -1,7 +1,7 @@
 // People: my profile, contacts and contact requests, the block list and
 // privacy settings. Each list is read from the server and read again when a
 // user update says it changed (on this or another device).
-import { html, useEffect, useState } from '../html.js';
+import { html, useEffect, useRef, useState } from '../html.js';
 import { call } from '../session.js';
 import { loadDialogs } from '../chats.js';
 import { navigate, notify, store, useStore } from '../store.js';
@@ -29,7 +29,13 @@ function Profile() {
   const me = store.users.get(store.me.user_id);
   const [name, setName] = useState(me?.display_name || '');
   const [bio, setBio] = useState(me?.bio || '');
-  useEffect(() => { setName(me?.display_name || ''); setBio(me?.bio || ''); }, [me?.display_name, me?.bio]);
+  const edited = useRef(false);
+  useEffect(() => {
+    // The profile may arrive after the page opened: fill it in unless typing began.
+    if (edited.current) return;
+    setName(me?.display_name || '');
+    setBio(me?.bio || '');
+  }, [me?.display_name, me?.bio]);
   async function save(e) {
     e.preventDefault();
     try {
@@ -45,9 +51,9 @@ function Profile() {
       <fieldset>
         <legend>My profile${me ? ` (@${me.username})` : ''}</legend>
         <label for="profile-name">Display name</label>
-        <input id="profile-name" maxlength="64" value=${name} onInput=${(e) => setName(e.target.value)} />
+        <input id="profile-name" maxlength="64" value=${name} onInput=${(e) => { edited.current = true; setName(e.target.value); }} />
         <label for="profile-bio">About me</label>
-        <textarea id="profile-bio" maxlength="300" value=${bio} onInput=${(e) => setBio(e.target.value)}></textarea>
+        <textarea id="profile-bio" maxlength="300" value=${bio} onInput=${(e) => { edited.current = true; setBio(e.target.value); }}></textarea>
         <button type="submit">Save profile</button>
       </fieldset>
     </form>`;
@@ -144,7 +150,13 @@ function Blocked() {
 function Privacy() {
   const [settings, setSettings] = useState(null);
   useReload(() => call('privacy.get').then(setSettings), ['privacy.']);
-  const change = (params) => call('privacy.update', params).then(setSettings, (e) => notify(e.message));
+  const change = (params) => call('privacy.update', params).then((result) => {
+    setSettings(result);
+    const [key, value] = Object.entries(params)[0];
+    const what = key === 'read_receipts' ? `read receipts ${value ? 'on' : 'off'}`
+      : `${PRIVACY[key][0].toLowerCase()}: ${value}`;
+    notify(`Saved: ${what}.`, 'info');
+  }, (e) => notify(e.message));
   if (!settings) return null;
   return html`
     <form class="settings" onSubmit=${(e) => e.preventDefault()}>
