@@ -112,6 +112,8 @@ class TidingsServer:
         self.port = int(self._runner.addresses[0][1])
         self.node.ready = True
         log.info("tidings serving on %s (%s)", self.url, self.db.engine.name)
+        if self.settings.web_client:
+            log.info("web client at http://%s:%s/", self.settings.host, self.port)
 
     async def stop(self) -> None:
         await self.node.shutdown()
