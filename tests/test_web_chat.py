@@ -217,3 +217,26 @@ def test_a_device_far_behind_reloads_instead_of_replaying(
     shown = texts(bob)
     assert shown[-2:] == ["the last one", "and live again"]
     assert len(shown) == len(set(shown))
+
+
+def test_keyboard_alone_opens_a_chat_and_sends(people: People) -> None:
+    alice, bob = people.sign_up("alice"), people.sign_up("bob")
+    start_direct(alice, bob)
+    alice.send("ping")
+    page = bob.page
+    # Tab through the page until the conversation is focused, then Enter opens it.
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('dialog-button')"):
+            break
+    page.keyboard.press("Enter")
+    expect(page.locator(".chat-head h2")).to_have_text(alice.name)
+    bob.composer().focus()
+    page.keyboard.type("pong")
+    page.keyboard.press("Enter")
+    expect(alice.message("pong")).to_be_visible()
+    # a message's actions are reachable by keyboard too
+    bob.message("ping").locator("button", has_text="Reply").focus()
+    expect(bob.message("ping").get_by_role("button", name="Reply")).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.locator(".reply-bar")).to_contain_text("ping")

@@ -5,6 +5,7 @@ renewing it from the group pool, the retention setting, and an expired chat."""
 from __future__ import annotations
 
 import io
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,26 @@ def test_an_image_shows_inline_on_both_sides(people: People, tmp_path: Path) -> 
         assert image.evaluate("img => img.naturalWidth") > 0
     expect(bob.page.locator(".dialog", has_text=alice.name).locator(".preview")).to_contain_text(
         "photo")
+
+
+def test_upload_shows_its_progress_then_the_file(people: People, tmp_path: Path) -> None:
+    alice, bob = people.sign_up("alice"), people.sign_up("bob")
+    start_direct(alice, bob)
+    # A slow uplink, so the upload takes long enough to watch.
+    cdp = alice.context.new_cdp_session(alice.page)
+    cdp.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1,
+        "uploadThroughput": 256 * 1024})
+    big = tmp_path / "noise.png"  # an image: it does not expire during the test
+    Image.frombytes("RGB", (600, 600), os.urandom(600 * 600 * 3)).save(big, "PNG")
+    attach(alice, big)
+    progress = alice.page.get_by_role("progressbar", name="Uploading noise.png")
+    expect(progress).to_be_visible()
+    cdp.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    expect(progress).to_have_count(0, timeout=30000)
+    bob.open_chat(alice.name)
+    expect(bob.timeline().get_by_role("img", name="noise.png")).to_be_visible()
 
 
 def test_expired_file_shows_the_placeholder_and_renewing_from_the_pool_brings_it_back(
