@@ -240,3 +240,22 @@ def test_keyboard_alone_opens_a_chat_and_sends(people: People) -> None:
     expect(bob.message("ping").get_by_role("button", name="Reply")).to_be_visible()
     page.keyboard.press("Enter")
     expect(page.locator(".reply-bar")).to_contain_text("ping")
+
+
+def test_pinned_and_muted_conversations_in_the_list(people: People) -> None:
+    alice, bob, carol = people.sign_up("alice"), people.sign_up("bob"), people.sign_up("carol")
+    start_direct(alice, bob)
+    alice.send("older chat")
+    start_direct(alice, carol)
+    alice.send("newer chat")
+    names = alice.page.locator(".chat-list .dialog .name")
+    expect(names).to_have_text([carol.name, bob.name])
+    alice.open_chat(bob.name)
+    alice.page.get_by_role("button", name="Settings", exact=True).click()
+    alice.page.get_by_role("button", name="Pin to the top").click()
+    alice.page.get_by_role("button", name="Mute", exact=True).click()
+    expect(names).to_have_text([bob.name, carol.name])
+    row = alice.page.locator(".dialog", has_text=bob.name)
+    expect(row.get_by_label("pinned")).to_be_visible()
+    expect(row.get_by_label("muted")).to_be_visible()
+    expect(row).to_have_class(re.compile("muted"))

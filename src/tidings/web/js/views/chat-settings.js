@@ -3,8 +3,8 @@
 // kept; only media lifetimes change.
 import { html, useEffect, useState } from '../html.js';
 import { call } from '../session.js';
-import { mutate, loadMembers } from '../chats.js';
-import { chatView, navigate, notify } from '../store.js';
+import { loadDialogs, loadMembers, mutate } from '../chats.js';
+import { chatView, navigate, notify, store, useStore } from '../store.js';
 import { retentionText } from '../format.js';
 
 const DAY = 86400;
@@ -20,6 +20,25 @@ const CHOICES = [
 function choiceOf(seconds) {
   if (!seconds) return 'forever';
   return CHOICES.some((c) => c.value === String(seconds)) ? String(seconds) : 'custom';
+}
+
+function DialogOptions({ chatId }) {
+  useStore();
+  const row = store.dialogs.get(chatId);
+  if (!row) return null;
+  const muted = row.muted_until > Date.now() / 1000;
+  const run = (method, params) => call(method, { chat_id: chatId, ...params })
+    .then(() => loadDialogs(), (e) => notify(e.message));
+  return html`
+    <fieldset class="row">
+      <legend>This conversation, for me</legend>
+      ${row.pinned
+        ? html`<button type="button" class="secondary" onClick=${() => run('dialog.unpin')}>Unpin from the top</button>`
+        : html`<button type="button" class="secondary" onClick=${() => run('dialog.pin')}>Pin to the top</button>`}
+      ${muted
+        ? html`<button type="button" class="secondary" onClick=${() => run('dialog.mute', { until: 0 })}>Unmute</button>`
+        : html`<button type="button" class="secondary" onClick=${() => run('dialog.mute', {})}>Mute</button>`}
+    </fieldset>`;
 }
 
 export function ChatSettings({ chatId }) {
@@ -84,5 +103,6 @@ export function ChatSettings({ chatId }) {
         ${!mayChange && html`<p class="hint">Only the group's owner and admins change this.</p>`}
         ${policy?.cleanup === false && html`<p class="hint">This chat keeps its media: nothing expires.</p>`}
       </form>
+      <div class="settings"><${DialogOptions} chatId=${chatId} /></div>
     </section>`;
 }
