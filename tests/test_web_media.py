@@ -205,3 +205,30 @@ def test_phone_sized_viewport_shows_one_pane_at_a_time(people: People) -> None:
     screenshot(bob.page, "phone")
     bob.page.get_by_role("button", name="Back to conversations").click()
     expect(bob.page.locator(".chat-list")).to_be_visible()
+
+
+def test_a_member_asks_to_keep_a_file_and_the_owner_approves(
+        people: People, tmp_path: Path) -> None:
+    alice, bob = people.sign_up("alice"), people.sign_up("bob")
+    create_group(alice, "Archive", bob)
+    alice.page.get_by_role("button", name="Storage pool").click()
+    alice.page.get_by_role("button", name="Turn the pool on (5 GB)").click()
+    expect(alice.page.locator(".pool")).to_contain_text("5 GB")
+    alice.page.get_by_role("button", name="Back to the chat").click()
+    minutes = tmp_path / "minutes.txt"
+    minutes.write_text("decisions\n")
+    attach(alice, minutes)
+    bob.open_chat("Archive")
+    card = bob.timeline().locator(".expired-card")
+    expect(card).to_be_visible(timeout=(FILE_TTL_SECONDS + 10) * 1000)
+    card.get_by_role("button", name="Ask to keep it").click()
+    bob.page.get_by_role("dialog", name="Ask to keep this file").get_by_role(
+        "button", name="Ask to keep it").click()
+    expect(bob.page.get_by_role("status").filter(has_text="Asked the owners")).to_be_visible()
+
+    alice.page.get_by_role("button", name="Storage pool").click()
+    request = alice.page.locator(".member", has_text=f"{bob.name} asks to keep a file")
+    request.get_by_role("button", name="Renew 30 days").click()
+    expect(request).to_have_count(0)
+    expect(alice.page.locator(".pool")).to_contain_text("1 files")
+    expect(bob.timeline().locator(".file-card", has_text="minutes.txt")).to_be_visible()

@@ -9,6 +9,26 @@ import { loadUsers } from '../users.js';
 
 const GB = 1024 ** 3;
 
+// Members ask to keep an expiring file; owners and admins decide here.
+function RenewalRequests({ chatId, onDecided }) {
+  const [requests, setRequests] = useState([]);
+  const load = () => call('media.renewal_requests', { chat_id: chatId }).then(async (r) => {
+    await loadUsers(r.requests.map((q) => q.user_id));
+    setRequests(r.requests);
+  }, () => setRequests([]));
+  useEffect(() => { load(); }, [chatId, chatView(chatId).pts]);
+  const decide = (method, id) => mutate(method, { chat_id: chatId, request_id: id })
+    .then(() => { load(); onDecided(); }).catch(() => {});
+  if (!requests.length) return null;
+  return html`
+    <h3>Requests to keep files</h3>
+    <ul class="members">${requests.map((q) => html`<li class="member" key=${q.request_id}>
+      <span class="name">${userName(q.user_id)} asks to keep a file (message ${q.msg_id})</span>
+      <button class="link" onClick=${() => decide('media.approve_renewal', q.request_id)}>Renew 30 days</button>
+      <button class="link" onClick=${() => decide('media.reject_renewal', q.request_id)}>Decline</button>
+    </li>`)}</ul>`;
+}
+
 export function PoolPage({ chatId }) {
   useStore();
   const view = chatView(chatId);
@@ -65,6 +85,7 @@ export function PoolPage({ chatId }) {
                      onInput=${(e) => setAmount(e.target.value)} /></label>
               <button type="submit" disabled=${!(gb > 0)}>Sponsor</button>
             </form>`}
+          ${admin && html`<${RenewalRequests} chatId=${chatId} onDecided=${() => reload().catch(() => {})} />`}
           ${admin && html`
             <div class="row">
               ${pool.enabled
