@@ -21,8 +21,9 @@ from tidings.testing import running_server, test_settings
 from .admin_helpers import TOKEN, base
 from .helpers import PASSWORD
 
-# Answered by transport.server or not HTTP operations: the WebSocket itself.
-_NOT_OPERATIONS = {("GET", "/ws")}
+# Not HTTP API operations: the WebSocket itself, and the web client's static
+# files (protocol §12 describes them; they take no parameters and no token).
+_NOT_OPERATIONS = {("GET", "/ws"), ("GET", "/"), ("GET", "/web/{path}")}
 # What schemathesis checks: no 5xx; statuses, content types, headers and bodies
 # as documented; and input outside the document refused with a 4xx.
 _CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"

@@ -141,6 +141,8 @@ class TidingsServer:
         self.node.ready = True
         log.info("tidings serving on %s (%s)%s", self.url, self.db.engine.name,
                  f", TCP on {self.tcp_url}" if self._tcp is not None else "")
+        if self.settings.web_client:
+            log.info("web client at http://%s:%s/", self.settings.host, self.port)
 
     async def stop(self) -> None:
         if self._tcp is not None:

@@ -118,6 +118,8 @@ class Settings(BaseSettings):
         "forward for (X-Forwarded-For)")
     blocked_networks: list[str] = Field(
         default_factory=list, description="requests from these are refused with 403")
+    web_client: bool = Field(
+        True, description="serve the browser client at / (static files in the package)")
     cors_origins: list[str] = Field(
         default_factory=list, description="browser origins allowed to call the HTTP API "
         "(none: no CORS headers at all)")

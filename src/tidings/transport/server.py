@@ -17,6 +17,7 @@ from tidings.api.dispatcher import Dispatcher
 from tidings.codecs import SUBPROTOCOLS
 from tidings.config import Settings
 from tidings.services.container import Services
+from tidings.transport import web as web_client
 from tidings.transport.connection import CLOSE_FORBIDDEN, CLOSE_GOING_AWAY, Connection
 from tidings.transport.edge import allow_cors, edge_middleware, is_blocked, networks
 from tidings.transport.ratelimit import AddressLimits
@@ -50,6 +51,8 @@ class Node:
         self.app.router.add_get("/readyz", self.handle_ready)
         self.app.router.add_get("/metrics", self.handle_metrics)
         self.app.add_routes(http.routes(services))  # REST: /exports/{job_id}
+        if settings.web_client:
+            self.app.add_routes(web_client.routes())  # the browser client at /
         if settings.cors_origins:
             allow_cors(self.app, settings.cors_origins)
 

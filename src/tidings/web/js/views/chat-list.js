@@ -1,0 +1,52 @@
+// The conversation list: pinned first, unread and mention badges, the last
+// message's preview, muted chats dimmed.
+import { html } from '../html.js';
+import { store, sortedDialogs, navigate } from '../store.js';
+import { preview, time, userName } from '../format.js';
+
+export function chatTitle(row) {
+  const chat = row.chat;
+  if (chat.kind !== 'direct') return chat.title;
+  if (row.peer_id === store.me?.user_id || chat.member_count === 1) return 'Saved messages';
+  return row.peer_id ? userName(row.peer_id) : 'Direct chat';
+}
+
+function Row({ row, active }) {
+  const muted = row.muted_until > Date.now() / 1000;
+  const open = () => navigate({ name: 'chat', chatId: row.chat.chat_id });
+  return html`
+    <li class=${`dialog ${active ? 'active' : ''} ${muted ? 'muted' : ''}`}>
+      <button class="dialog-button" onClick=${open}
+              aria-current=${active ? 'page' : undefined}
+              data-chat-id=${row.chat.chat_id}>
+        <span class="dialog-title">
+          ${row.pinned && html`<span class="pin" aria-label="pinned">📌</span>`}
+          <span class="name">${chatTitle(row)}</span>
+          ${muted && html`<span class="mute" aria-label="muted">🔕</span>`}
+          <span class="when">${row.last_message ? time(row.last_message.date) : ''}</span>
+        </span>
+        <span class="dialog-preview">
+          <span class="preview">${preview(row)}</span>
+          ${row.unread_mentions > 0 && html`<span class="badge mention" aria-label=${`${row.unread_mentions} mentions`}>@</span>`}
+          ${row.unread_count > 0 && html`<span class="badge unread" aria-label=${`${row.unread_count} unread`}>${row.unread_count}</span>`}
+        </span>
+      </button>
+    </li>`;
+}
+
+export function ChatList() {
+  const rows = sortedDialogs();
+  const current = store.route.chatId;
+  return html`
+    <nav class="chat-list" aria-label="Conversations">
+      <div class="list-head">
+        <h1>Chats</h1>
+        <span class="row">
+          <button class="secondary" onClick=${() => navigate({ name: 'people' })}>People</button>
+          <button class="secondary" onClick=${() => navigate({ name: 'new' })}>New chat</button>
+        </span>
+      </div>
+      ${rows.length === 0 && html`<p class="empty">No conversations yet.</p>`}
+      <ul>${rows.map((row) => html`<${Row} key=${row.chat.chat_id} row=${row} active=${row.chat.chat_id === current} />`)}</ul>
+    </nav>`;
+}
