@@ -149,14 +149,30 @@ function Blocked() {
 
 function Privacy() {
   const [settings, setSettings] = useState(null);
-  useReload(() => call('privacy.get').then(setSettings), ['privacy.']);
-  const change = (params) => call('privacy.update', params).then((result) => {
-    setSettings(result);
-    const [key, value] = Object.entries(params)[0];
-    const what = key === 'read_receipts' ? `read receipts ${value ? 'on' : 'off'}`
-      : `${PRIVACY[key][0].toLowerCase()}: ${value}`;
-    notify(`Saved: ${what}.`, 'info');
-  }, (e) => notify(e.message));
+  // Changes made here since a read was asked for: a read answered after one
+  // (the update of an earlier change) would put the old value back under the
+  // user's hand, so it is dropped; the change's own answer is the newer state.
+  const edits = useRef(0);
+  const read = () => {
+    const asked = edits.current;
+    return call('privacy.get').then((s) => { if (edits.current === asked) setSettings(s); });
+  };
+  useReload(read, ['privacy.']);
+  const change = (params) => {
+    edits.current += 1;
+    setSettings((s) => ({ ...s, ...params }));  // the control shows the choice at once
+    return call('privacy.update', params).then((result) => {
+      setSettings(result);
+      const [key, value] = Object.entries(params)[0];
+      const what = key === 'read_receipts' ? `read receipts ${value ? 'on' : 'off'}`
+        : `${PRIVACY[key][0].toLowerCase()}: ${value}`;
+      notify(`Saved: ${what}.`, 'info');
+    }, (e) => {
+      notify(e.message);
+      edits.current += 1;
+      read();  // refused: show what the server holds
+    });
+  };
   if (!settings) return null;
   return html`
     <form class="settings" onSubmit=${(e) => e.preventDefault()}>
