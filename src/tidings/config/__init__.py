@@ -3,7 +3,9 @@
 Precedence: command-line flags > ``TIDINGS_*`` environment variables > TOML
 file (``--config``) > the defaults below. Every limit the server enforces is a
 field here, so the defaults live in one place and ``tidings config show``
-prints what is in force.
+prints what is in force. The fields of media (``config.media``) and of
+webhooks and the probe (``config.webhooks``) are declared in groups of their
+own and inherited here: one ``Settings``, one set of ``TIDINGS_*`` names.
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from tidings.config.media import MediaSettings
+from tidings.config.webhooks import MIN_WEBHOOK_SECRET_LENGTH, WebhookSettings
+
 # A short HS256 key can be brute-forced offline from any one token it signed.
 MIN_SECRET_LENGTH = 32
 _DATABASE_SCHEMES = ("postgres://", "postgresql://", "sqlite:///")
-MIN_WEBHOOK_SECRET_LENGTH = 16
-WebhookEvent = Literal["message.sent", "message.undelivered", "user.online", "user.offline"]
 
 
-class Settings(BaseSettings):
+class Settings(MediaSettings, WebhookSettings, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TIDINGS_", extra="forbid")
 
     # -- serving
@@ -308,49 +311,6 @@ class Settings(BaseSettings):
         300, ge=1, description="a claimed job belongs to its node this long; after it, a "
         "node that died holding it loses it to another")
 
-    # -- webhooks (tidings.jobs.webhooks): events POSTed to a business backend
-    webhook_url: str | None = Field(
-        None, description="http(s) URL the server POSTs event batches to; unset, no event "
-        "is recorded and the send path does no extra work")
-    webhook_secret: str | None = Field(
-        None, description="HMAC-SHA256 key of the X-Tidings-Signature header, at least 16 "
-        "characters; required with webhook_url")
-    webhook_events: list[WebhookEvent] = Field(
-        ["message.sent", "message.undelivered", "user.online", "user.offline"],
-        description="event kinds recorded and sent")
-    webhook_batch_size: int = Field(
-        100, ge=1, le=1000, description="most events per POST; one node's delivery rate "
-        "grows with it (measured, 20,000 events to a local receiver: SQLite 13k/s at 100, "
-        "32k/s at 1,000; PostgreSQL 5k/s and 15k/s)")
-    webhook_timeout_seconds: float = Field(
-        10.0, gt=0, le=300, description="a POST not answered within this long failed; a "
-        "node holds the events it is sending this long plus 5 s before another may take them")
-    webhook_max_attempts: int = Field(
-        12, ge=1, le=100, description="tries of an event before it is given up (kept with "
-        "failed_at, counted in tidings_webhook_events_given_up_total)")
-    webhook_retry_seconds: int = Field(
-        1, ge=1, description="wait after an event's first failed try; doubles with each "
-        "further one")
-    webhook_retry_max_seconds: int = Field(
-        600, ge=1, description="longest wait between two tries (defaults: 12 tries over "
-        "about 27 minutes)")
-    webhook_interval_seconds: float = Field(
-        1.0, gt=0, description="how often a node looks for events written by other nodes "
-        "or due again; its own commits wake it at once")
-    webhook_failed_retention_seconds: int = Field(
-        7 * 86400, ge=0, description="given-up events are deleted after this long")
-    webhook_offline_max_members: int = Field(
-        1000, ge=2, description="message.undelivered is recorded for chats of at most this "
-        "many members (it lists every offline member)")
-
-    # -- tidings admin probe (the end-to-end check a monitor runs)
-    probe_username_prefix: str = Field(
-        "tidings_probe", min_length=1, max_length=24, description="the probe's two users are "
-        "PREFIX_a (sender) and PREFIX_b (receiver), registered on first use")
-    probe_password: str | None = Field(
-        None, description="password of the probe users; required by tidings admin probe "
-        "(--password or TIDINGS_PROBE_PASSWORD)")
-
     # -- exports (message.export)
     export_dir: Path | None = Field(
         None, description="where export files are written; default data_dir/exports. With "
@@ -366,58 +326,6 @@ class Settings(BaseSettings):
         "step (one transaction); memory use is one chunk whatever the chat's size. Larger "
         "steps hold the event loop longer (measured, SQLite, 50,000 messages: 250 rows -> "
         "loop stalls p99 ~6 ms, 500 -> ~15 ms, 1,000 -> ~70 ms; throughput about equal)")
-
-    # -- media (seed 000: structure forever, media with lifetimes, preservation)
-    blob_store: Literal["local", "s3"] = Field(
-        "local", description="where media bytes live: files under media_dir, or an "
-        "S3-compatible bucket (several nodes cannot share a local disk)")
-    media_dir: Path | None = Field(
-        None, description="the local blob store and upload staging; default data_dir/media")
-    s3_endpoint: str | None = Field(None, description="e.g. http://127.0.0.1:9000; unset: AWS")
-    s3_bucket: str | None = Field(None, description="must exist; required with blob_store s3")
-    s3_access_key: str | None = None
-    s3_secret_key: str | None = None
-    s3_region: str | None = None
-    max_upload_bytes: int = Field(
-        100 * 1024 * 1024, ge=1, description="largest upload; a larger body is refused with "
-        "413 TOO_LARGE, before it is read when its length is declared")
-    max_file_name_length: int = Field(255, ge=1, le=1024)
-    media_ttl_image_seconds: int = Field(180 * 86400, ge=1, description="images live this "
-                                         "long by default (seed 000: 180 days)")
-    media_ttl_video_seconds: int = Field(60 * 86400, ge=1, description="videos: 60 days")
-    media_ttl_audio_seconds: int = Field(30 * 86400, ge=1, description="audio: 30 days")
-    media_ttl_file_seconds: int = Field(30 * 86400, ge=1, description="other files: 30 days")
-    media_grace_seconds: int = Field(
-        7 * 86400, ge=0, description="an expired file's bytes are kept this long, still "
-        "renewable, before they are deleted")
-    media_expiring_soon_seconds: int = Field(
-        7 * 86400, ge=0, description="a file expiring within this long is marked "
-        "expiring_soon")
-    media_renew_max_days: int = Field(365, ge=1, le=36500,
-                                      description="longest single media.renew")
-    quota_default_bytes: int = Field(
-        1024 ** 3, ge=0, description="personal custody space of entitlement level 0 (1 GiB); "
-        "higher levels multiply it (entitlement_quota_factors)")
-    entitlement_ttl_factors: list[float] = Field(
-        [1.0, 2.0, 0.0], min_length=1, max_length=16, description="media lifetime multiplier "
-        "of entitlement levels 0, 1, 2, ...; 0 = no expiry of its own (preserved_by "
-        "subscription; a chat's retention still applies). Payment only changes parameters")
-    entitlement_quota_factors: list[float] = Field(
-        [1.0, 10.0, 100.0], min_length=1, max_length=16,
-        description="personal quota multiplier of entitlement levels 0, 1, 2, ...")
-    media_expiry_batch_size: int = Field(
-        1000, ge=1, le=1000, description="files one expiry step moves (one transaction)")
-    thumbnail_max_side: int = Field(320, ge=16, le=2048)
-    thumbnail_max_pixels: int = Field(
-        50_000_000, ge=1, description="larger images are refused as decompression bombs")
-    thumbnail_workers: int = Field(1, ge=1, le=64,
-                                   description="processes that decode images for thumbnails")
-    retention_enabled: bool = Field(
-        True, description="kill switch: off, new uploads get no expiry (existing deadlines "
-        "stay until re-enabled)")
-    quota_enabled: bool = Field(True, description="kill switch: off, custody ignores quotas")
-    cleanup_job_enabled: bool = Field(
-        True, description="kill switch: off, the expiry job moves nothing")
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
