@@ -79,8 +79,12 @@ class NodeProcess:
     async def kill(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
+        # Poll the exit status rather than await wait(): a full make test once
+        # saw the status reaped (returncode -9) while wait() stayed asleep,
+        # its waiter woken only once asyncio closed the transport.
         async with asyncio.timeout(10):
-            await self.proc.wait()
+            while self.proc.returncode is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
         if self.proc is None or self.proc.returncode is not None:
