@@ -15,8 +15,11 @@ reopen it (writes in between answer CHAT_EXPIRED; the expiry job's
 visibility (full, joined, none), its view_history permission and members'
 roles (admin or member), block and unblock each other, send, accept, reject
 and remove contact requests (a separate block of rules: a blocked user's
-direct messages are refused and take no pts), and take devices offline and
-back online. Going
+direct messages are refused and take no pts), act as an operator through the
+admin HTTP API (an ``operator.notice`` in any group, adding a user to the
+group without permission or block checks, creating groups for users and
+disbanding them: every member leaves at once and later notices are refused
+with CHAT_DISBANDED), and take devices offline and back online. Going
 offline is either ``Client.disconnect()`` or a drop by the server, which also
 discards the pushes it still had queued for the device; either way the client
 keeps its sync state, and ``resume(token)`` brings it back and catches up.
@@ -92,6 +95,8 @@ ALPHABET = "ab xé😀\n"
 FILE_TTL = 100         # media_ttl_file_seconds: files expire within a few time steps
 GRACE = 50             # media_grace_seconds: then their bytes are deleted
 RENEW_DAYS = 1
+ADMIN_TOKEN = "model-operator"
+MAX_OPERATOR_GROUPS = 2
 
 T = TypeVar("T")
 Dev = tuple[int, int]                     # (user index, device index)
@@ -195,6 +200,9 @@ class ChatModel:
     # until the user marks; a rejoin moves it without a mark, so forgotten)
     read: dict[int, int] = field(default_factory=dict)
     expired: bool = False  # chat.expired seen and not reopened since
+    pool: bool = False     # has a storage pool (the first group)
+    operator: bool = False  # created by an operator through the admin API
+    disbanded: bool = False
 
     def active(self, user: int) -> bool:
         spans = self.memberships.get(user)
@@ -359,7 +367,7 @@ class OfflineCatchUp(RuleBasedStateMachine):
         # hour of real time, so only time_passes runs the media expiry job).
         config: Settings = test_settings(
             self.tmp / "data", url, media_ttl_file_seconds=FILE_TTL, media_grace_seconds=GRACE,
-            jobs_interval_seconds=3600,
+            jobs_interval_seconds=3600, admin_token=ADMIN_TOKEN,
             # the model has no recall window: time passes only for the media
             recall_window_seconds=10**9, admin_recall_window_seconds=10**9)
         self.server = await self.stack.enter_async_context(running_server(config, self.clock))
@@ -382,6 +390,7 @@ class OfflineCatchUp(RuleBasedStateMachine):
         model.join(0, 1)
         model.join(1, 1)
         model.roles[0] = "owner"
+        model.pool = True
         model.messages[group["pts"]] = MessageModel(self.user_ids[0], None)  # "created"
         # The group's storage pool, for renewals: ample room.
         pool = await self.clients[(0, 0)].call("pool.enable", {
@@ -844,7 +853,7 @@ class OfflineCatchUp(RuleBasedStateMachine):
         group's owner (renew from its pool) or as the file's sender (custody)."""
         options = []
         for i, chat in enumerate(self.chats):
-            if owner and chat.kind != "group":
+            if owner and not chat.pool:
                 continue
             for dev in self._online_members(chat):
                 u = dev[0]
@@ -926,6 +935,100 @@ class OfflineCatchUp(RuleBasedStateMachine):
         assert client.token is not None
         await client.resume(client.token)  # auth.token on a new socket, then catch_up()
         self.online.add(dev)
+
+    # -- operators: the admin HTTP API (by: null, sender 0) ---------------------------
+
+    async def _admin(self, path: str, body: dict[str, Any], status: int = 200
+                     ) -> dict[str, Any]:
+        assert self.http is not None
+        async with self.http.post(f"{self._base()}/admin/{path}", json=body, headers={
+                "Authorization": f"Bearer {ADMIN_TOKEN}"}) as resp:
+            answer: dict[str, Any] = await resp.json()
+            assert resp.status == status, (path, body, resp.status, answer)
+            return answer
+
+    def _groups(self) -> list[int]:
+        return [i for i, chat in enumerate(self.chats) if chat.kind == "group"]
+
+    @rule(data=st.data())
+    def operator_notice(self, data: st.DataObject) -> None:
+        """A system ``operator.notice`` in any group; a disbanded one refuses it."""
+        i = data.draw(st.sampled_from(self._groups()), label="group")
+        self._run(self._operator_notice(self.chats[i]))
+
+    async def _operator_notice(self, chat: ChatModel) -> None:
+        self.texts += 1
+        body = {"text": f"notice #{self.texts}"}
+        if chat.disbanded:
+            refused = await self._admin(f"chats/{chat.chat_id}/messages", body, 403)
+            assert refused["error"]["code"] == "CHAT_DISBANDED", refused
+            return
+        message = (await self._admin(f"chats/{chat.chat_id}/messages", body, 201))["message"]
+        assert message["msg_id"] == chat.pts + 1, f"pts not contiguous: {message}"
+        assert (message["sender_id"], message["system"]["action"]) == (0, "operator.notice")
+        chat.pts = message["msg_id"]
+        chat.messages[chat.pts] = MessageModel(0, None)
+
+    @precondition(lambda self: not all(self.group.active(u) for u in range(len(NAMES))))
+    @rule(data=st.data())
+    def operator_adds_to_group(self, data: st.DataObject) -> None:
+        """No permission or block check: a user who blocks every member is added."""
+        target = data.draw(st.sampled_from(
+            [u for u in range(len(NAMES)) if not self.group.active(u)]), label="adds")
+        self._run(self._operator_add(target))
+
+    async def _operator_add(self, target: int) -> None:
+        group = self.group
+        pts = (await self._admin(f"chats/{group.chat_id}/members",
+                                 {"user_ids": [self.user_ids[target]]}))["pts"]
+        assert pts == group.pts + 2, f"admin add answered pts {pts} after {group.pts}"
+        group.pts = pts
+        group.join(target, pts - 1)
+        group.read.pop(target, None)
+        group.messages[pts] = MessageModel(0, None)  # "added", by nobody
+
+    @precondition(lambda self: sum(c.operator for c in self.chats) < MAX_OPERATOR_GROUPS)
+    @rule(owner=st.integers(0, len(NAMES) - 1),
+          others=st.sets(st.integers(0, len(NAMES) - 1)))
+    def operator_creates_group(self, owner: int, others: set[int]) -> None:
+        self._run(self._operator_create(owner, sorted(others - {owner})))
+
+    async def _operator_create(self, owner: int, others: list[int]) -> None:
+        chat = (await self._admin("chats", {
+            "kind": "group", "title": "ops", "owner_id": self.user_ids[owner],
+            "member_ids": [self.user_ids[u] for u in others]}, 201))["chat"]
+        # chat.created, a member.joined each, the "created" system message
+        assert chat["pts"] == len(others) + 3, chat
+        model = ChatModel(chat["chat_id"], "group", chat["pts"], {}, owner=owner,
+                          operator=True)
+        for u in (owner, *others):
+            model.join(u, 1)
+        model.roles[owner] = "owner"
+        # "created" names the owner as its sender, as if they had created it
+        model.messages[chat["pts"]] = MessageModel(self.user_ids[owner], None)
+        self.chats.append(model)
+
+    def _disbandable(self) -> list[int]:
+        return [i for i, chat in enumerate(self.chats) if chat.operator and not chat.disbanded]
+
+    @precondition(lambda self: bool(self._disbandable()))
+    @rule(data=st.data())
+    def operator_disbands(self, data: st.DataObject) -> None:
+        i = data.draw(st.sampled_from(self._disbandable()), label="disband")
+        self._run(self._disband(self.chats[i]))
+
+    async def _disband(self, chat: ChatModel) -> None:
+        """The ``chat.disbanded`` system message, then a ``member.left`` each:
+        every member's membership ends at the last of them."""
+        members = [u for u in range(len(NAMES)) if chat.active(u)]
+        result = await self._admin(f"chats/{chat.chat_id}/disband", {})
+        assert result == {"pts": chat.pts + 1 + len(members), "removed_user_ids": sorted(
+            self.user_ids[u] for u in members)}, (result, chat.pts, members)
+        chat.messages[chat.pts + 1] = MessageModel(0, None)
+        chat.pts = result["pts"]
+        for u in members:
+            chat.leave(u, chat.pts)
+        chat.disbanded = True
 
     # -- people: blocks and contacts (user updates on both sides) --------------------
 

@@ -30,7 +30,7 @@ from tidings.media import lifecycle, sniff, thumbnails
 from tidings.media.blobs import BlobStore
 from tidings.services import access
 from tidings.services.file_views import FileViews
-from tidings.store import chat_media, chats, files
+from tidings.store import chat_media, chats, files, messages
 
 log = logging.getLogger(__name__)
 
@@ -194,11 +194,8 @@ class FileService:
                                     else access.message_spans(chat, member))
             spans = checked[chat_id]
             if spans is not None and access.can_see(spans, msg_id):
-                row = await txn.fetchrow(
-                    "SELECT sender_id, date FROM messages WHERE chat_id = $1 AND msg_id = $2",
-                    chat_id, msg_id)
-                if row is not None:
-                    return chat_id, msg_id, int(row[0]), int(row[1])
+                for stored in await messages.get_stored_txn(txn, chat_id, [msg_id]):
+                    return chat_id, msg_id, stored.message.sender_id, stored.message.date
         return None
 
     async def _placeholder_txn(self, txn: Txn, user_id: int, f: files.FileRow,
