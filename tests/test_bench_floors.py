@@ -64,6 +64,10 @@ async def test_ingest_floor_copies_every_row_of_the_run(tmp_path: Path,
     assert floor.persisted >= service.persisted == 300
     service.floor_msgs_per_s = floor.msgs_per_s
     assert service.vs_floor is not None and service.vs_floor > 0
+    # the floor's CPU, PostgreSQL's included, read while its backend still ran
+    assert (floor.db_cpu_seconds is not None) == (database_url is not None)
+    service.floor_cpu_us_per_msg = floor.total_cpu_us_per_msg
+    assert service.cpu_vs_floor is not None and service.cpu_vs_floor > 0
 
 
 async def test_fanout_over_two_workers(tmp_path: Path, pg_url: str,

@@ -96,3 +96,14 @@ def test_match_spans_are_code_point_offsets_merged_and_sorted() -> None:
     assert match_spans("abc我们今", parse_query("我们 们今", max_length=256)) == [[3, 3]]
     # words match whole words only
     assert match_spans("hello shell", parse_query("hell", max_length=256)) == []
+
+
+@pytest.mark.parametrize("text", [
+    "it's a \"quote\" and a back\\slash", "tab\there\u00a0nbsp\u3000ideographic space",
+    "emoji 🎉 and 'single' ''doubled''", "中文'引号'和\\反斜杠", "a:1 & b|c !d (e)",
+])
+def test_index_entries_split_into_plain_lexemes_on_spaces(text: str) -> None:
+    # PostgreSQL stores an entry as array_to_tsvector(string_to_array(entry, ' ')):
+    # each term must be a lexeme as is, with nothing tsvector input would unquote.
+    terms = index_entry(7, text, date=86400 * 20717).split(" ")
+    assert all(t and not any(c.isspace() or c in "'\\" for c in t) for t in terms)

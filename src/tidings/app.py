@@ -23,6 +23,7 @@ from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import create_engine
 from tidings.db.migrate import migrate
+from tidings.gc_tuning import tune_for_serving
 from tidings.jobs import build_runner
 from tidings.jobs.webhooks import WebhookDeliverer
 from tidings.services.container import Services
@@ -168,6 +169,7 @@ class TidingsServer:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await self.start_or_explain()
+        tune_for_serving()
         try:
             await stop.wait()
             log.info("stopping: draining connections")

@@ -50,6 +50,7 @@ async def run_one(options: IngestOptions, engine: str, mode: str, chats: int,
             return [service]
         floor = await ingest_floor(test_settings(data_dir, database_url), chats, service)
         service.floor_msgs_per_s = floor.msgs_per_s
+        service.floor_cpu_us_per_msg = floor.total_cpu_us_per_msg
         return [service, floor]
 
 

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tidings.bench.procstat import PostgresCpu
 from tidings.bench.results import IngestResult
 from tidings.config import Settings
 from tidings.store.messages import INSERT_COLUMNS
@@ -61,7 +62,10 @@ def sqlite_floor(path: Path, synchronous: str) -> tuple[int, float, float]:
         conn.close()
 
 
-async def postgres_floor(url: str) -> tuple[int, float, float]:
+async def postgres_floor(url: str) -> tuple[int, float, float, float | None]:
+    """(rows, seconds, cpu seconds, PostgreSQL cpu seconds) of the bare copy; the
+    server's CPU is read before the connection closes (an exited backend's
+    CPU is lost to /proc)."""
     import asyncpg
 
     conn = await asyncpg.connect(url)
@@ -71,6 +75,8 @@ async def postgres_floor(url: str) -> tuple[int, float, float]:
         columns = list(INSERT_COLUMNS)
         rows: list[Any] = [tuple(r) for r in await conn.fetch(
             f"SELECT {', '.join(columns)} FROM messages {ORDER}")]
+        db_cpu = PostgresCpu(enabled=True, precise=True)
+        db_cpu.start()
         wall, cpu = time.perf_counter(), time.process_time()
         for start in range(0, len(rows), BATCH):
             batch = rows[start:start + BATCH]
@@ -79,24 +85,22 @@ async def postgres_floor(url: str) -> tuple[int, float, float]:
                 await conn.execute(
                     "UPDATE chats SET last_activity = $1 WHERE chat_id = ANY($2::bigint[])",
                     int(time.time()), sorted({r[0] for r in batch}))
-        return len(rows), time.perf_counter() - wall, time.process_time() - cpu
+        seconds, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        return len(rows), seconds, cpu, db_cpu.stop()
     finally:
         await conn.close()
 
 
 async def ingest_floor(settings: Settings, chats: int, service: IngestResult) -> IngestResult:
     """The floor row of a service run on the database ``settings`` point to."""
-    from tidings.bench.procstat import PostgresCpu
-
-    db_cpu = PostgresCpu(enabled=settings.is_postgres, precise=True)
-    db_cpu.start()
+    db_seconds: float | None = None
     if settings.is_postgres:
         assert settings.database_url is not None
-        rows, seconds, cpu = await postgres_floor(settings.database_url)
+        rows, seconds, cpu, db_seconds = await postgres_floor(settings.database_url)
     else:
         rows, seconds, cpu = await asyncio.to_thread(
             sqlite_floor, settings.sqlite_path, settings.sqlite_synchronous)
     return IngestResult(
         engine=service.engine, mode="floor", chats=chats, messages=rows, acknowledged=rows,
         persisted=rows, seconds=seconds, errors=0, server_cpu_seconds=cpu, senders=0,
-        db_cpu_seconds=db_cpu.stop(), avg_batch=float(BATCH))
+        db_cpu_seconds=db_seconds, avg_batch=float(BATCH))

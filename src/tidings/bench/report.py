@@ -21,7 +21,8 @@ _COLUMNS: list[tuple[str, str]] = [
     ("acknowledged", "acked"), ("persisted", "stored"), ("seconds", "s"),
     ("msgs_per_s", "msgs/s"), ("server_cpu_us_per_msg", "srv µs/msg"),
     ("db_cpu_us_per_msg", "db µs/msg"), ("client_cpu_us_per_msg", "cli µs/msg"),
-    ("avg_batch", "batch"), ("vs_floor", "x floor"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"),
+    ("avg_batch", "batch"), ("vs_floor", "x floor"),
+    ("cpu_vs_floor", "cpu x floor"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"),
     ("errors", "errors"),
 ]
 

@@ -28,11 +28,26 @@ class IngestResult:
     avg_batch: float | None = None  # messages per group-commit transaction
     error_codes: dict[str, int] = field(default_factory=dict)
     floor_msgs_per_s: float | None = None  # the bare driver loop on the same rows, same run
+    floor_cpu_us_per_msg: float | None = None  # its CPU per row, ours and the database's
 
     @property
     def vs_floor(self) -> float | None:
         """Throughput as a fraction of the bare engine loop's (``bench.ingest_floor``)."""
         return _ratio(self.msgs_per_s, self.floor_msgs_per_s)
+
+    @property
+    def cpu_vs_floor(self) -> float | None:
+        """The floor's CPU per row as a fraction of ours (both: the process, plus
+        PostgreSQL's backends when visible): the ratio a busy machine distorts
+        least, where ``vs_floor`` is wall-clock throughput."""
+        ours = self.total_cpu_us_per_msg
+        return None if ours is None or self.floor_cpu_us_per_msg is None else (
+            self.floor_cpu_us_per_msg / ours if ours > 0 else None)
+
+    @property
+    def total_cpu_us_per_msg(self) -> float | None:
+        own = self.server_cpu_us_per_msg
+        return None if own is None else own + (self.db_cpu_us_per_msg or 0.0)
 
     @property
     def msgs_per_s(self) -> float:
@@ -60,7 +75,8 @@ class IngestResult:
                    server_cpu_us_per_msg=_round(self.server_cpu_us_per_msg),
                    db_cpu_us_per_msg=_round(self.db_cpu_us_per_msg),
                    client_cpu_us_per_msg=_round(self.client_cpu_us_per_msg),
-                   vs_floor=_round(self.vs_floor), seconds=round(self.seconds, 3), ok=self.ok)
+                   vs_floor=_round(self.vs_floor), cpu_vs_floor=_round(self.cpu_vs_floor),
+                   seconds=round(self.seconds, 3), ok=self.ok)
         return row
 
 

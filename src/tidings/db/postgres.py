@@ -103,7 +103,11 @@ class PostgresEngine:
     search_index_ordered = False
 
     def search_terms(self, expr: str) -> str:
-        return f"{expr}::tsvector"
+        # The space-separated terms as lexemes, verbatim: terms are word
+        # characters (and the separator), never quotes, backslashes or spaces,
+        # so this is the ``::tsvector`` input cast without its parser, at half
+        # its cost (3-4 against 7-8 µs of PostgreSQL CPU a message).
+        return f"array_to_tsvector(string_to_array({expr}, ' '))"
 
     def search_match(self, column: str, param: int) -> str:
         return f"{column} @@ ${param}::tsquery"
