@@ -103,7 +103,8 @@ class TimelineService:
         """A page of what the member sees; ``tag`` keeps only messages with that
         tag (normalised as ``message.set_attributes`` stores tags)."""
         page = await self.history_page(user_id, chat_id, before, after, limit, tag)
-        return page.value if isinstance(page, PreEncoded) else page
+        # A copy: the cache's own list must not change under other readers.
+        return list(page.value if isinstance(page, PreEncoded) else page)
 
     async def history_page(self, user_id: int, chat_id: int, before: int | None,
                            after: int | None, limit: int | None, tag: str | None = None
