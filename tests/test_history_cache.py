@@ -6,11 +6,14 @@ The oracle is the same service with the cache off."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tidings import wire
+from tidings.client import Client
 from tidings.clock import FakeClock
 from tidings.codecs import JSON, MSGPACK, PreEncoded
 from tidings.config import Settings
@@ -18,7 +21,7 @@ from tidings.jobs import build_runner
 from tidings.services.container import Services
 from tidings.services.history_pages import STATS, CachedPage, HistoryPageCache
 from tidings.services.timeline import TimelineService
-from tidings.testing import service_harness
+from tidings.testing import running_server, service_harness, test_settings
 
 from .helpers import make_users, send_text
 
@@ -153,3 +156,33 @@ def test_the_cache_keeps_within_its_bound() -> None:
     assert cache.get((1, (), 9, None, 10, None), 5) is not None
     assert cache.get((1, (), 9, None, 10, None), 6) is None  # the chat moved on
     assert cache.get((1, (), 0, None, 10, None), 5) is None  # evicted
+
+
+async def test_a_real_server_serves_cached_pages_in_both_codecs(tmp_path: Path) -> None:
+    """Over the wire: readers on JSON and MessagePack get the same page, a
+    recall between two reads shows in the next, and the hits are counted."""
+    async with running_server(test_settings(tmp_path / "data")) as srv:
+        clients = [Client(srv.url, codec=codec) for codec in ("json", "msgpack", "json")]
+        try:
+            for client, name in zip(clients, ("alice", "bob", "carol"), strict=True):
+                await client.register(name, "correct horse", "device")
+            alice, bob, carol = clients
+            chat = await alice.call("chat.create", {
+                "kind": "group", "title": "g", "member_ids": [bob.user_id, carol.user_id]})
+            chat_id = chat["chat"]["chat_id"]
+            sent = [await alice.send_text(chat_id, f"m{i}") for i in range(3)]
+            hits = STATS.counts["hit"]
+            pages = [await c.call("message.history", {"chat_id": chat_id}) for c in clients]
+            assert pages[0] == pages[1] == pages[2]
+            assert STATS.counts["hit"] >= hits + 2
+            await alice.call("message.recall", {"chat_id": chat_id, "msg_id": sent[1]["msg_id"]})
+            for client in (bob, carol):
+                page = await client.call("message.history", {"chat_id": chat_id})
+                recalled = next(m for m in page["messages"] if m["msg_id"] == sent[1]["msg_id"])
+                assert recalled["text"] is None and recalled["recalled_at"] is not None
+            base = f"http://{srv.settings.host}:{srv.port}"
+            async with aiohttp.ClientSession() as session, session.get(f"{base}/metrics") as r:
+                assert 'tidings_history_cache_total{outcome="hit"}' in await r.text()
+        finally:
+            for client in clients:
+                await client.close()
