@@ -17,7 +17,33 @@ from typing import Any, Final
 
 import msgspec
 
-_json_encoder = msgspec.json.Encoder()
+
+class PreEncoded:
+    """A result value whose JSON is already encoded: a JSON frame copies
+    ``json`` in place (no re-encoding), a MessagePack frame converts ``value``
+    as usual. ``json`` must be exactly what the JSON codec makes of ``value``
+    (a cached ``message.history`` page, ``services.history_pages``)."""
+
+    __slots__ = ("json", "value")
+
+    def __init__(self, json: bytes, value: Any) -> None:
+        self.json = json
+        self.value = value
+
+
+def _json_hook(obj: Any) -> Any:
+    if isinstance(obj, PreEncoded):
+        return msgspec.Raw(obj.json)
+    raise TypeError(f"Encoding objects of type {type(obj).__name__} is unsupported")
+
+
+def _builtins_hook(obj: Any) -> Any:
+    if isinstance(obj, PreEncoded):
+        return obj.value
+    raise TypeError(f"Encoding objects of type {type(obj).__name__} is unsupported")
+
+
+_json_encoder = msgspec.json.Encoder(enc_hook=_json_hook)
 _json_decoder = msgspec.json.Decoder()
 _msgpack_encoder = msgspec.msgpack.Encoder()
 _msgpack_decoder = msgspec.msgpack.Decoder()
@@ -59,7 +85,8 @@ class MsgpackCodec(Codec):
 
     def encode(self, obj: Any) -> bytes:
         # The JSON data model first (string keys, base64 bytes): see the module doc.
-        return _msgpack_encoder.encode(msgspec.to_builtins(obj, str_keys=True))
+        return _msgpack_encoder.encode(msgspec.to_builtins(obj, str_keys=True,
+                                                           enc_hook=_builtins_hook))
 
     def decode(self, data: bytes | str) -> Any:
         return _msgpack_decoder.decode(data.encode() if isinstance(data, str) else data)

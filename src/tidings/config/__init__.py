@@ -212,6 +212,10 @@ class Settings(MediaSettings, WebhookSettings, BaseSettings):
         1000, ge=2, description="chats of at least this many members do not relay typing")
     history_default_limit: int = Field(50, ge=1)
     history_max_limit: int = Field(100, ge=1)
+    history_cache_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="memory bound of the node's message.history page "
+        "cache (pages shared by members with the same read view, valid while the chat's pts "
+        "is unchanged; least recently used go first); 0 turns it off")
     get_max_ids: int = Field(100, ge=1)
     sync_default_limit: int = Field(1000, ge=1)
     sync_max_limit: int = Field(10000, ge=1)

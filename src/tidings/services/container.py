@@ -26,6 +26,7 @@ from tidings.services.file_views import FileViews
 from tidings.services.files import FileService
 from tidings.services.forward import ForwardService
 from tidings.services.group_admin import GroupAdminService
+from tidings.services.history_pages import HistoryPageCache
 from tidings.services.hub import LiveHub
 from tidings.services.invites import InviteService
 from tidings.services.media import MediaService
@@ -134,7 +135,8 @@ class Services:
             reads=reads,
             search=SearchService(db, settings, file_views),
             sync=SyncService(db, settings, file_views),
-            timeline=TimelineService(db, settings, visibility, file_views),
+            timeline=TimelineService(db, settings, visibility, file_views,
+                                     HistoryPageCache(settings.history_cache_bytes)),
             visibility=visibility,
             file_views=file_views,
             files=FileService(db, clock, settings, blobs, file_views),

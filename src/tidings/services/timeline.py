@@ -16,15 +16,18 @@ from dataclasses import dataclass
 import msgspec
 
 from tidings import wire
+from tidings.codecs import JSON, PreEncoded
 from tidings.config import Settings
 from tidings.db.database import Database
 from tidings.db.engine import Txn
 from tidings.errors import ErrorCode, TidingsError, invalid
 from tidings.services import access
 from tidings.services.file_views import FileViews
+from tidings.services.history_pages import CachedPage, HistoryPageCache
 from tidings.services.message_attributes import normalize_tag
-from tidings.services.visibility import VisibilityCache
+from tidings.services.visibility import ReadView, VisibilityCache
 from tidings.store import messages, reactions
+from tidings.store.chat_pts import chat_pts_txn
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,14 @@ async def decorate_txn(txn: Txn, viewer: int, chat_id: int, found: list[wire.Mes
     its parent's current state, ``my_reactions``, and each media message's
     ``file`` with this viewer's actions. One query each for the page, and none
     when nothing on it is a reply, carries reactions or shows a file."""
+    found = await previews_txn(txn, chat_id, found, spans, preview_chars)
+    return await personal_txn(txn, viewer, chat_id, found, file_views)
+
+
+async def previews_txn(txn: Txn, chat_id: int, found: list[wire.Message],
+                       spans: list[tuple[int, int]], preview_chars: int
+                       ) -> list[wire.Message]:
+    """Each reply's ``reply_preview``: the same for every viewer with these spans."""
     wanted = sorted({r for m in found if (r := m.reply_to) is not None
                      and access.can_see(spans, r)})
     if wanted:
@@ -63,6 +74,13 @@ async def decorate_txn(txn: Txn, viewer: int, chat_id: int, found: list[wire.Mes
         found = [m if m.reply_to is None else msgspec.structs.replace(
             m, reply_preview=preview_of(parents.get(m.reply_to), m.reply_to, preview_chars))
             for m in found]
+    return found
+
+
+async def personal_txn(txn: Txn, viewer: int, chat_id: int, found: list[wire.Message],
+                       file_views: FileViews) -> list[wire.Message]:
+    """What only this viewer sees on these messages: ``my_reactions`` and each
+    file's state with the viewer's actions."""
     reacted = [m.msg_id for m in found if m.reactions]
     if reacted:
         mine = await reactions.mine_txn(txn, viewer, chat_id, reacted)
@@ -73,8 +91,9 @@ async def decorate_txn(txn: Txn, viewer: int, chat_id: int, found: list[wire.Mes
 
 class TimelineService:
     def __init__(self, db: Database, settings: Settings, visibility: VisibilityCache,
-                 file_views: FileViews) -> None:
+                 file_views: FileViews, pages: HistoryPageCache | None = None) -> None:
         self._db = db
+        self._pages = pages if pages is not None else HistoryPageCache(0)
         self._settings = settings
         self._visibility = visibility
         self._file_views = file_views
@@ -83,6 +102,15 @@ class TimelineService:
                       limit: int | None, tag: str | None = None) -> list[wire.Message]:
         """A page of what the member sees; ``tag`` keeps only messages with that
         tag (normalised as ``message.set_attributes`` stores tags)."""
+        page = await self.history_page(user_id, chat_id, before, after, limit, tag)
+        # A copy: the cache's own list must not change under other readers.
+        return list(page.value if isinstance(page, PreEncoded) else page)
+
+    async def history_page(self, user_id: int, chat_id: int, before: int | None,
+                           after: int | None, limit: int | None, tag: str | None = None
+                           ) -> list[wire.Message] | PreEncoded:
+        """``history``, as the reply's value: a page shared with other viewers
+        comes from the node's page cache with its JSON already encoded."""
         s = self._settings
         count = s.history_default_limit if limit is None else limit
         if not 1 <= count <= s.history_max_limit:
@@ -91,22 +119,48 @@ class TimelineService:
             tag = normalize_tag(tag)
             if not 1 <= len(tag) <= s.max_tag_length:
                 raise invalid(f"tag must be 1 to {s.max_tag_length} characters", field="tag")
+        cache = self._pages
 
-        async def history_txn(txn: Txn) -> list[wire.Message]:
+        async def history_txn(txn: Txn) -> list[wire.Message] | PreEncoded:
             view = await self._visibility.view_txn(txn, chat_id, user_id)
-            hidden_for = user_id if view.has_hidden else None
-            if after is not None:
-                page = await self._oldest_txn(txn, chat_id, view.spans, after, before, count,
-                                              hidden_for, tag)
-            else:
-                page = await self._newest_txn(txn, chat_id, view.spans, before, count,
-                                              hidden_for, tag)
-            return await decorate_txn(txn, user_id, chat_id, page, view.spans,
-                                      s.reply_preview_chars, self._file_views)
+            pts = None
+            if cache.enabled and not view.has_hidden:
+                # The pts first, then the page: an entry is never older than its pts.
+                pts = await chat_pts_txn(txn, chat_id)
+            elif cache.enabled:
+                cache.bypassed()
+            if pts is None:
+                page = await self._page_txn(txn, chat_id, view, before, after, count, tag,
+                                            user_id)
+                return await decorate_txn(txn, user_id, chat_id, page, view.spans,
+                                          s.reply_preview_chars, self._file_views)
+            key = (chat_id, tuple(view.spans), before, after, count, tag)
+            entry = cache.get(key, pts)
+            if entry is None:
+                page = await self._page_txn(txn, chat_id, view, before, after, count, tag,
+                                            user_id)
+                page = await previews_txn(txn, chat_id, page, view.spans,
+                                          s.reply_preview_chars)
+                entry = CachedPage(pts, page, JSON.encode(page))
+                cache.put(key, entry)
+            if entry.personal:
+                return await personal_txn(txn, user_id, chat_id, entry.messages,
+                                          self._file_views)
+            return PreEncoded(entry.json, entry.messages)
 
         # No snapshot: membership and the page are each read once, and a message
         # committed between the two is simply on the next page.
         return await self._db.read("message_history", history_txn, snapshot=False)
+
+    async def _page_txn(self, txn: Txn, chat_id: int, view: ReadView, before: int | None,
+                        after: int | None, count: int, tag: str | None, user_id: int
+                        ) -> list[wire.Message]:
+        hidden_for = user_id if view.has_hidden else None
+        if after is not None:
+            return await self._oldest_txn(txn, chat_id, view.spans, after, before, count,
+                                          hidden_for, tag)
+        return await self._newest_txn(txn, chat_id, view.spans, before, count, hidden_for,
+                                      tag)
 
     async def _oldest_txn(self, txn: Txn, chat_id: int, spans: list[tuple[int, int]],
                           after: int, before: int | None, count: int, hidden_for: int | None,

@@ -25,8 +25,9 @@ async def send(sv: Services, caller: Caller, p: s.Send) -> Any:
 
 @registry.method("message.history", s.History)
 async def history(sv: Services, caller: Caller, p: s.History) -> Any:
-    found = await sv.timeline.history(require_user(caller.user_id), p.chat_id, p.before,
-                                      p.after, p.limit, p.tag)
+    # A shared page arrives with its JSON encoded (``services.history_pages``).
+    found = await sv.timeline.history_page(require_user(caller.user_id), p.chat_id, p.before,
+                                           p.after, p.limit, p.tag)
     return {"messages": found}
 
 
