@@ -73,6 +73,10 @@ class Settings(MediaSettings, WebhookSettings, BaseSettings):
         "batches are only this large under saturation (measured, SQLite, 1,000 chats, "
         "8,000 sends in flight: 25k msg/s at 1,000, 47k at 4,000)"
     )
+    push_delay_ms: float = Field(
+        0.0, ge=0, le=100, description="a send batch waits until its oldest send waited "
+        "this long (unless write_batch_max are waiting), so more sends share a transaction "
+        "and a push frame; adds up to this much latency (0: off)")
 
     # -- bus
     bus: Literal["local", "redis", "nats"] = "local"
