@@ -43,9 +43,21 @@ async def test_a_delay_lets_later_requests_share_the_batch() -> None:
     rec = Recorder()
     committer: GroupCommitter[str, str] = GroupCommitter(rec.run, 100, delay=0.2)
     committer.start()
+    await asyncio.gather(committer.submit("x"), committer.submit("y"))  # company
     assert await _submit_apart(committer, "a", "b", "c") == ["ok a", "ok b", "ok c"]
     await committer.stop()
-    assert rec.batches == [["a", "b", "c"]]
+    assert rec.batches == [["x", "y"], ["a", "b", "c"]]
+
+
+async def test_a_lone_client_sending_one_at_a_time_is_not_held() -> None:
+    rec = Recorder()
+    committer: GroupCommitter[str, str] = GroupCommitter(rec.run, 100, delay=HOUR)
+    committer.start()
+    async with asyncio.timeout(30):
+        for req in ("a", "b", "c"):
+            assert await committer.submit(req) == f"ok {req}"
+    await committer.stop()
+    assert rec.batches == [["a"], ["b"], ["c"]]
 
 
 async def test_a_full_batch_does_not_wait_for_the_delay() -> None:
@@ -53,18 +65,20 @@ async def test_a_full_batch_does_not_wait_for_the_delay() -> None:
     committer: GroupCommitter[str, str] = GroupCommitter(rec.run, 2, delay=HOUR)
     committer.start()
     async with asyncio.timeout(30):
+        await asyncio.gather(committer.submit("x"), committer.submit("y"))
         assert await _submit_apart(committer, "a", "b") == ["ok a", "ok b"]
     await committer.stop()
-    assert rec.batches == [["a", "b"]]
+    assert rec.batches == [["x", "y"], ["a", "b"]]
 
 
 async def test_stopping_commits_what_waits_without_the_delay() -> None:
     rec = Recorder()
     committer: GroupCommitter[str, str] = GroupCommitter(rec.run, 100, delay=HOUR)
     committer.start()
+    await asyncio.gather(committer.submit("x"), committer.submit("y"))
     waiting = asyncio.create_task(committer.submit("a"))
     await asyncio.sleep(0)
     async with asyncio.timeout(30):
         await committer.stop()
         assert await waiting == "ok a"
-    assert rec.batches == [["a"]]
+    assert rec.batches == [["x", "y"], ["a"]]

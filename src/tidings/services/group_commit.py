@@ -17,8 +17,10 @@ outage does not multiply into thousands of doomed transactions.
 An optional ``delay`` (the ``push_delay_ms`` setting for sends) holds a batch
 until its oldest request has waited that long, unless ``max_batch`` requests
 are already waiting: more requests share one transaction and, for sends, one
-push frame per chat, for at most ``delay`` more latency. Requests that queued
-behind a running transaction already waited and go at once.
+push frame per chat, for at most ``delay`` more latency. It holds only when
+the previous batch had company (two requests or more): a lone client sending
+one request at a time has no one to wait for and is never held. Requests
+that queued behind a running transaction already waited and go at once.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class GroupCommitter(Generic[Req, Res]):
         self._delay = delay  # seconds a lone batch waits for company
         self._queue: deque[tuple[Req, asyncio.Future[Res]]] = deque()
         self._first_queued = 0.0  # loop time the oldest waiting request arrived
+        self._last_batch = 0  # requests in the previous batch
         self._cut = asyncio.Event()  # ends a hold early: a full batch, or stopping
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -116,11 +119,14 @@ class GroupCommitter(Generic[Req, Res]):
             while self._queue:
                 count = min(len(self._queue), self._max_batch)
                 batch = [self._queue.popleft() for _ in range(count)]
+                self._last_batch = count
                 await self._commit(batch)
             self._idle.set()
 
     async def _hold(self) -> None:
         """Wait until the oldest request waited ``delay`` or a batch is full."""
+        if not self._queue or self._last_batch < 2:  # taken already; or no company lately
+            return
         wait = self._first_queued + self._delay - asyncio.get_running_loop().time()
         if wait <= 0 or len(self._queue) >= self._max_batch or self._stopping:
             return
