@@ -14,7 +14,7 @@ import pytest
 from tidings.app import TidingsServer
 from tidings.client import Client, TidingsClientError
 from tidings.config import Settings
-from tidings.testing import running_server
+from tidings.testing import running_server, test_settings
 
 PASSWORD = "correct horse"
 
@@ -340,3 +340,42 @@ async def test_a_pin_below_my_cleared_history_stays_out_of_my_view(
     assert [x["kind"] for x in alice.chats[chat_id].messages.values()] == ["system"]
     assert (await alice.call("chat.get", {"chat_id": chat_id}))["pinned_msg_ids"] == []
     assert bob.chats[chat_id].pinned == {m["msg_id"]}
+
+
+async def test_sends_within_the_push_delay_reach_members_in_one_push(
+        tmp_path: Any, database_url: str | None) -> None:
+    # bob sends a moment after alice, well within a delay no hiccup outlasts
+    settings = test_settings(tmp_path / "data", database_url, push_delay_ms=100)
+    made: list[Client] = []
+    async with running_server(settings) as srv, aiohttp.ClientSession() as http:
+        try:
+            alice = await registered(srv, made, "alice")
+            bob = await registered(srv, made, "bob")
+            async with http.ws_connect(srv.url) as carol:
+                reply = await raw_call(carol, {"id": 1, "method": "auth.register", "params": {
+                    "username": "carol", "password": PASSWORD}})
+                assert bob.user_id
+                group = await alice.create_group("team", [bob.user_id,
+                                                          reply["result"]["user_id"]])
+                gid = group["chat_id"]
+                await bob.wait_for(lambda c: gid in c.chats)
+                # the delay holds a batch only after batches with company: send together
+                await asyncio.gather(*(c.send_text(gid, f"warm-up {i}")
+                                       for i in range(5) for c in (alice, bob)))
+                first = asyncio.create_task(alice.send_text(gid, "lunch?"))
+                await asyncio.sleep(0.01)  # without the delay, alice's send commits alone
+                await asyncio.gather(first, bob.send_text(gid, "now?"))
+                while True:  # the group's creation and the warm-up first
+                    push = json.loads((await carol.receive(timeout=10)).data)
+                    texts_seen = [u["message"]["text"] for u in push.get("updates", ())
+                                  if u["kind"] == "message.new"
+                                  and u["message"]["text"] in ("lunch?", "now?")]
+                    if texts_seen:
+                        break
+                assert push["push"] == "chat_updates" and push["chat_id"] == gid
+                assert sorted(texts_seen) == ["lunch?", "now?"]
+                assert [u["pts"] for u in push["updates"]] == sorted(
+                    u["pts"] for u in push["updates"])
+        finally:
+            for c in made:
+                await c.close()

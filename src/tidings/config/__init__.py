@@ -73,6 +73,12 @@ class Settings(MediaSettings, WebhookSettings, BaseSettings):
         "batches are only this large under saturation (measured, SQLite, 1,000 chats, "
         "8,000 sends in flight: 25k msg/s at 1,000, 47k at 4,000)"
     )
+    push_delay_ms: float = Field(
+        2.0, ge=0, le=100, description="after a batch of two sends or more, the next waits "
+        "until its oldest send waited this long (unless write_batch_max are waiting), so more "
+        "sends share a transaction and a push frame; adds up to this much latency under "
+        "concurrent sends, none for a lone sender (0: off; measured, W1 100 members: server "
+        "CPU per delivery -17% at 2 ms, -22% at 5 ms)")
 
     # -- bus
     bus: Literal["local", "redis", "nats"] = "local"

@@ -13,6 +13,14 @@ split in halves and each half retried, down to the culprit, which alone gets
 the error; the rest commit. A request-independent failure (the database is
 down) fails the whole batch with ``UNAVAILABLE`` without retrying, so an
 outage does not multiply into thousands of doomed transactions.
+
+An optional ``delay`` (the ``push_delay_ms`` setting for sends) holds a batch
+until its oldest request has waited that long, unless ``max_batch`` requests
+are already waiting: more requests share one transaction and, for sends, one
+push frame per chat, for at most ``delay`` more latency. It holds only when
+the previous batch had company (two requests or more): a lone client sending
+one request at a time has no one to wait for and is never held. Requests
+that queued behind a running transaction already waited and go at once.
 """
 
 from __future__ import annotations
@@ -53,12 +61,16 @@ def _storage_rejected(exc: BaseException) -> bool:
 
 class GroupCommitter(Generic[Req, Res]):
     def __init__(self, run_batch: BatchFn[Req, Res], max_batch: int, *,
-                 is_request_fault: Callable[[BaseException], bool] = _storage_rejected
-                 ) -> None:
+                 is_request_fault: Callable[[BaseException], bool] = _storage_rejected,
+                 delay: float = 0.0) -> None:
         self._run_batch = run_batch
         self._max_batch = max_batch
         self._is_request_fault = is_request_fault
+        self._delay = delay  # seconds a lone batch waits for company
         self._queue: deque[tuple[Req, asyncio.Future[Res]]] = deque()
+        self._first_queued = 0.0  # loop time the oldest waiting request arrived
+        self._last_batch = 0  # requests in the previous batch
+        self._cut = asyncio.Event()  # ends a hold early: a full batch, or stopping
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -71,8 +83,13 @@ class GroupCommitter(Generic[Req, Res]):
     async def submit(self, request: Req) -> Res:
         if self._task is None or self._stopping:
             raise TidingsError(ErrorCode.UNAVAILABLE, "the server is shutting down")
-        future: asyncio.Future[Res] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Res] = loop.create_future()
+        if not self._queue and self._delay:
+            self._first_queued = loop.time()
         self._queue.append((request, future))
+        if len(self._queue) >= self._max_batch:
+            self._cut.set()
         self._idle.clear()
         self._wake.set()
         # A caller cancelled while waiting cancels only its future: the request stays
@@ -86,6 +103,7 @@ class GroupCommitter(Generic[Req, Res]):
         if self._task is None:
             return
         self._wake.set()
+        self._cut.set()
         await self._idle.wait()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -96,11 +114,26 @@ class GroupCommitter(Generic[Req, Res]):
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self._delay:
+                await self._hold()
             while self._queue:
                 count = min(len(self._queue), self._max_batch)
                 batch = [self._queue.popleft() for _ in range(count)]
+                self._last_batch = count
                 await self._commit(batch)
             self._idle.set()
+
+    async def _hold(self) -> None:
+        """Wait until the oldest request waited ``delay`` or a batch is full."""
+        if not self._queue or self._last_batch < 2:  # taken already; or no company lately
+            return
+        wait = self._first_queued + self._delay - asyncio.get_running_loop().time()
+        if wait <= 0 or len(self._queue) >= self._max_batch or self._stopping:
+            return
+        self._cut.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await self._cut.wait()
 
     async def _commit(self, batch: list[tuple[Req, asyncio.Future[Res]]]) -> None:
         BATCH_SIZE.observe(len(batch))

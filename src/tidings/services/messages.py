@@ -127,7 +127,8 @@ class MessageService:
         # another's database work (SQLite's single writer has one lane).
         self._lanes: list[GroupCommitter[SendRequest, wire.Message]] = [
             GroupCommitter(self._send_batch, settings.write_batch_max,
-                           is_request_fault=self._is_request_fault)
+                           is_request_fault=self._is_request_fault,
+                           delay=settings.push_delay_ms / 1000)
             for _ in range(db.engine.write_concurrency)]
 
     def _is_request_fault(self, exc: BaseException) -> bool:

@@ -11,8 +11,12 @@ the requests in flight finish (up to ``revoke_grace_seconds``) and what they
 and the ``device.revoked`` update owe the device is written before close 4001,
 so a device that revokes itself still gets its result.
 
-Outgoing frames (results and pushes) go through one queue per connection and
-one writer task. A device whose queue exceeds ``max_pending_pushes`` frames or
+Outgoing frames (results and pushes) go through one queue per connection. The
+first frame queued in a loop turn schedules a flush at the end of that turn,
+which hands every queued frame to the socket in one write (one syscall for the
+pushes of several commits, or a result and a push); while the socket's buffer
+is above its high-water mark the connection's writer task waits for it to
+drain and frames keep queueing. A device whose queue exceeds ``max_pending_pushes`` frames or
 ``max_pending_push_bytes`` bytes is disconnected (close code 4008) and catches
 up by pts when it reconnects: holding unbounded memory for a slow reader would
 endanger every other user. Both bounds are needed: coalesced sends arrive as
@@ -79,9 +83,16 @@ class Connection:
         self.device_id: int | None = None
         self.state = State.CONNECTED
         self._out: deque[bytes] = deque()
-        self._out_ready = asyncio.Event()
-        # Bytes of the frames queued plus the one being written: a frame leaves
-        # the count once the socket took it (send_frame waits for the drain).
+        self._loop = asyncio.get_running_loop()
+        self._flush_due = False  # a flush is scheduled for the end of this turn
+        # The socket's buffer is above its high-water mark: the writer task waits
+        # for it to drain and flushes what queued meanwhile; no flush before.
+        self._draining = False
+        self._write_failed = False  # the socket refused a write: nothing more is written
+        self._drained_size = 0  # bytes written while the socket's buffer is full
+        self._out_ready = asyncio.Event()  # wakes the writer task to drain
+        # Bytes of the frames queued plus those written while the socket's buffer is
+        # full: written frames leave the count once the buffer drained.
         self._out_bytes = 0
         self._flushed = asyncio.Event()  # nothing queued, nothing being written
         self._flushed.set()
@@ -192,8 +203,14 @@ class Connection:
         """The next frame's payload; None once the peer closed or the socket failed."""
         raise NotImplementedError
 
-    async def _write(self, frame: bytes) -> None:
-        """Write one frame; returns once the socket took it (raises ConnectionError)."""
+    def _write_frames(self, frames: list[bytes]) -> bool:
+        """Hand these frames, in order, to the socket in one write; whether its
+        buffer is now above the high-water mark (then ``_drain`` before writing
+        more). Raises ConnectionError once the socket is closed or closing."""
+        raise NotImplementedError
+
+    async def _drain(self) -> None:
+        """Return once the socket's buffer is below its low-water mark."""
         raise NotImplementedError
 
     async def _close(self, code: int, reason: str) -> None:
@@ -245,17 +262,56 @@ class Connection:
         self._out.append(frame)
         self._out_bytes += len(frame)
         self._flushed.clear()
-        self._out_ready.set()
+        if not (self._flush_due or self._draining or self._write_failed):
+            self._flush_due = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Write everything queued (end of the loop turn the first of it queued)."""
+        self._flush_due = False
+        if self._draining or self._write_failed or not self._out:
+            return
+        frames = list(self._out)
+        self._out.clear()
+        try:
+            full = self._write_frames(frames)
+        except (ConnectionError, RuntimeError) as exc:
+            self._stop_writing(exc)
+            return
+        size = sum(map(len, frames))
+        if full:  # they count until the socket drained
+            self._draining = True
+            self._drained_size = size
+            self._out_ready.set()
+            return
+        self._out_bytes -= size
+        if not self._out:
+            self._flushed.set()
+
+    def _stop_writing(self, exc: BaseException) -> None:
+        log.debug("writer for device %s stopped: %s", self.device_id, exc)
+        self._write_failed = True
+        self._draining = False
 
     async def _write_loop(self) -> None:
+        """Wait for a full socket buffer to drain, then write what queued meanwhile."""
         try:
             while True:
                 await self._out_ready.wait()
                 self._out_ready.clear()
-                while self._out:
-                    frame = self._out.popleft()
-                    await self._write(frame)
-                    self._out_bytes -= len(frame)
-                self._flushed.set()
+                while self._draining:
+                    await self._drain()
+                    self._out_bytes -= self._drained_size
+                    self._drained_size = 0
+                    frames = list(self._out)
+                    self._out.clear()
+                    if not frames:
+                        self._draining = False
+                    elif self._write_frames(frames):
+                        self._drained_size = sum(map(len, frames))
+                    else:
+                        self._out_bytes -= sum(map(len, frames))
+                        self._draining = False
+                self._flushed.set()  # no await since the last write: nothing queued
         except (ConnectionError, RuntimeError) as exc:
-            log.debug("writer for device %s stopped: %s", self.device_id, exc)
+            self._stop_writing(exc)

@@ -70,7 +70,7 @@ class Node:
                                    heartbeat=30.0, compress=False, decode_text=False,
                                    protocols=SUBPROTOCOLS)
         await ws.prepare(request)
-        await self._serve(WsConnection(self, ws, request.remote))
+        await self._serve(WsConnection(self, ws, request))
         return ws
 
     async def handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

@@ -84,10 +84,18 @@ class TcpConnection(Connection):
         self._send(JSON.encode({"hello": {"codec": codec.name}}))  # the last JSON frame
         self.codec = codec
 
-    async def _write(self, frame: bytes) -> None:
+    def _write_frames(self, frames: list[bytes]) -> bool:
         if self.writer.is_closing():
             raise ConnectionResetError("the TCP connection is closed")
-        self.writer.write(frame_bytes(frame))  # one write: frames never interleave
+        parts: list[bytes] = []
+        for frame in frames:
+            parts.append(HEADER.pack(len(frame)))
+            parts.append(frame)
+        socket = self.writer.transport
+        socket.writelines(parts)  # one write: frames never interleave
+        return socket.get_write_buffer_size() > socket.get_write_buffer_limits()[1]
+
+    async def _drain(self) -> None:
         await self.writer.drain()
 
     async def _close(self, code: int, reason: str) -> None:
