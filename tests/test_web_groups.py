@@ -1,18 +1,37 @@
 """Groups in the browser: members with roles, an invite link with its QR code
-that another person opens to join, and a role change seen by both."""
+that another person opens to join, a role change seen by both, handing
+ownership over, muting a member or everyone, and banning with the ban list."""
 
 from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from tidings.client import Client, TidingsClientError
+
 from .web_helpers import (  # fixtures by name: browser, people, web_server
     People,
+    Person,
+    as_device,
     browser,
     create_group,
     people,
     screenshot,
     web_server,
 )
+
+
+def send_elsewhere(people: People, person: Person, title: str, text: str) -> str:
+    """Send from the person's second device (the SDK): "sent" or the error code."""
+    async def work(client: Client) -> str:
+        rows = (await client.call("chat.list", {"limit": 50}))["chats"]
+        chat_id = next(r["chat"]["chat_id"] for r in rows if r["chat"]["title"] == title)
+        try:
+            await client.call("message.send", {"chat_id": chat_id, "local_id": text,
+                                               "text": text})
+        except TidingsClientError as error:
+            return error.code
+        return "sent"
+    return str(as_device(people.server, person, work))
 
 
 def test_invite_link_with_qr_code_lets_someone_join(people: People) -> None:
@@ -46,3 +65,82 @@ def test_invite_link_with_qr_code_lets_someone_join(people: People) -> None:
     carol.send("hello climbers")
     expect(bob.page.locator(".dialog", has_text="Climbing").locator(".preview")).to_have_text(
         "hello climbers")
+
+
+def open_info(person: Person, title: str) -> None:
+    person.open_chat(title)
+    person.page.get_by_role("button", name="Group info").click()
+    expect(person.page.locator("#info-title")).to_contain_text(title)
+
+
+def test_owner_transfers_ownership_and_the_new_owner_sees_it(people: People) -> None:
+    alice, bob = people.sign_up("alice"), people.sign_up("bob")
+    create_group(alice, "Hand over", bob)
+    alice.page.get_by_role("button", name="Group info").click()
+    open_info(bob, "Hand over")
+    # bob, a plain member, is offered nothing to do to the owner
+    expect(bob.page.locator(".member", has_text=alice.name).get_by_role("button")).to_have_count(0)
+    row = alice.page.locator(".member", has_text=bob.name)
+    row.get_by_role("button", name="Make owner").click()
+    dialog = alice.page.get_by_role("dialog", name="Transfer ownership")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    expect(row.get_by_label(f"Role of {bob.name}")).to_have_value("member")
+    row.get_by_role("button", name="Make owner").click()
+    dialog.get_by_role("button", name="Transfer ownership").click()
+    expect(alice.page.locator(".member", has_text=bob.name)).to_contain_text("owner")
+    expect(alice.page.locator(".member", has_text=alice.name)).to_contain_text("admin")
+    # bob's open page follows the updates: he is the owner and may act on alice
+    expect(bob.page.locator(".member", has_text=bob.name)).to_contain_text("owner")
+    expect(bob.page.get_by_label(f"Role of {alice.name}")).to_have_value("admin")
+    expect(alice.page.get_by_role("button", name="Make owner")).to_have_count(0)
+
+
+def test_admin_mutes_a_member_whose_composer_says_so(people: People) -> None:
+    alice, bob, carol = people.sign_up("alice"), people.sign_up("bob"), people.sign_up("carol")
+    create_group(alice, "Quiet please", bob, carol)
+    alice.page.get_by_role("button", name="Group info").click()
+    alice.page.get_by_label(f"Role of {bob.name}").select_option("admin")
+    open_info(bob, "Quiet please")
+    carol.open_chat("Quiet please")
+    carol.send("before the mute")
+    # bob (an admin) mutes carol for an hour; her composer says so at once
+    bob.page.get_by_label(f"Mute {carol.name}").select_option(label="for 1 hour")
+    expect(bob.page.locator(".member", has_text=carol.name)).to_contain_text("muted until")
+    expect(carol.composer()).to_be_disabled()
+    expect(carol.page.locator(".composer-refusal")).to_contain_text("You are muted in this chat")
+    screenshot(bob.page, "members-admin")
+    # and the server refuses her send from another device
+    assert send_elsewhere(people, carol, "Quiet please", "let me") == "MUTED"
+    bob.page.locator(".member", has_text=carol.name).get_by_role("button", name="Unmute").click()
+    expect(carol.composer()).to_be_enabled()
+    carol.send("after the mute")
+    # mute everyone: only the owner and admins post
+    alice.page.get_by_label("Mute everyone").check()
+    expect(carol.page.locator(".composer-refusal")).to_contain_text(
+        "Only admins can post while the chat is muted for everyone")
+    bob.page.get_by_role("button", name="Back to the chat").click()
+    bob.send("admins still talk")
+    alice.page.get_by_label("Mute everyone").uncheck()
+    expect(carol.composer()).to_be_enabled()
+
+
+def test_ban_removes_lists_and_unban_lets_them_back(people: People) -> None:
+    alice, bob = people.sign_up("alice"), people.sign_up("bob")
+    create_group(alice, "Bouncers", bob)
+    alice.page.get_by_role("button", name="Group info").click()
+    expect(alice.page.locator("#bans-title + p")).to_have_text("Nobody is banned.")
+    alice.page.locator(".member", has_text=bob.name).get_by_role("button", name="Ban").click()
+    expect(alice.page.locator("ul.members:not(.bans) .member")).to_have_count(1)
+    bans = alice.page.locator(".bans")
+    expect(bans.locator(".member", has_text=bob.name)).to_contain_text(f"by {alice.name}")
+    # bob cannot be added back while banned: the server's refusal is shown
+    alice.page.get_by_label("Add people").fill(bob.name)
+    alice.page.get_by_role("button", name="Add", exact=True).click()
+    expect(alice.page.get_by_role("alert")).to_contain_text("banned")
+    bans.get_by_role("button", name="Unban").click()
+    expect(alice.page.locator("#bans-title + p")).to_have_text("Nobody is banned.")
+    alice.page.get_by_role("button", name="Add", exact=True).click()
+    expect(alice.page.locator("ul.members:not(.bans) .member")).to_have_count(2)
+    bob.open_chat("Bouncers")
+    bob.send("back in")

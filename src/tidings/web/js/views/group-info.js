@@ -1,22 +1,25 @@
-// A group's members with their roles (owners and admins change them or
-// remove members), adding people, what plain members may do, invite links
+// A group's or channel's info: its picture, the members (group-members.js:
+// roles, mutes, removing, banning, handing ownership over), adding people,
+// moderation (group-moderation.js), what plain members may do, invite links
 // with a QR code generated here, and join requests to decide.
-import { html, useEffect, useState } from '../html.js';
+import { html, useEffect, useRef, useState } from '../html.js';
 import { renderSVG } from '../../vendor/uqr.module.js';
 import { call } from '../session.js';
 import { loadMembers, mutate } from '../chats.js';
 import { chatView, navigate, notify, store, useStore } from '../store.js';
 import { loadUsers } from '../users.js';
 import { userName } from '../format.js';
-
-const ROLES = ['admin', 'member', 'restricted', 'readonly'];
+import { upload } from '../files.js';
+import { isAdmin, may } from '../permissions.js';
+import { Avatar } from './avatar.js';
+import { Members } from './group-members.js';
+import { Bans, MuteAll } from './group-moderation.js';
 const PERMISSIONS = {
   send_messages: 'Send messages', send_media: 'Send photos, videos and files',
   add_members: 'Add members', pin_messages: 'Pin messages', change_info: 'Change the group info',
   invite_users: 'Invite by link', mention_all: 'Mention everyone', view_history: 'See earlier history',
   export: 'Export the chat',
 };
-const RANK = { owner: 4, admin: 3, member: 2, restricted: 1, readonly: 0 };
 
 export function inviteLink(invite) {
   return `${location.origin}/#/join/${invite}`;
@@ -25,29 +28,6 @@ export function inviteLink(invite) {
 function Qr({ text }) {
   const svg = renderSVG(text, { pixelSize: 6 });
   return html`<img class="qr" alt=${`QR code of ${text}`} src=${`data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`} />`;
-}
-
-function Members({ view, myRank, chatId }) {
-  const members = view.members || [];
-  const setRole = (userId, role) => mutate('chat.set_role', { chat_id: chatId, user_id: userId, role })
-    .then(() => loadMembers(chatId)).catch(() => {});
-  const remove = (userId) => mutate('chat.remove_member', { chat_id: chatId, user_id: userId })
-    .then(() => loadMembers(chatId)).catch(() => {});
-  return html`
-    <ul class="members">${members.map((m) => {
-      const mayAct = m.user_id !== store.me.user_id && myRank >= 3 && myRank > RANK[m.role];
-      return html`<li key=${m.user_id} class="member">
-        <span class="name">${userName(m.user_id)}</span>
-        ${mayAct ? html`
-          <select aria-label=${`Role of ${userName(m.user_id)}`} value=${m.role}
-                  onChange=${(e) => setRole(m.user_id, e.target.value)}>
-            ${ROLES.filter((r) => myRank === 4 || r !== 'admin' || m.role === 'admin')
-              .map((r) => html`<option value=${r}>${r}</option>`)}
-          </select>
-          <button class="link" onClick=${() => remove(m.user_id)}>Remove</button>`
-          : html`<span class="role">${m.role}</span>`}
-      </li>`;
-    })}</ul>`;
 }
 
 function Invites({ chatId }) {
@@ -94,30 +74,83 @@ function Requests({ chatId }) {
     </section>`;
 }
 
+// The checkboxes show a change at once and keep showing it until the server
+// has answered the newest change of that permission: an update of an earlier
+// change arriving meanwhile (or a re-render from the old state) must not flip
+// the box back under the user's hand, or a second click would send the same
+// value again. Changes go one after another: results may come out of order.
+let queue = Promise.resolve();
+
 function Permissions({ view, chatId, editable }) {
   const permissions = view.chat?.permissions || {};
-  const toggle = (name, value) => mutate('chat.set_permissions', { chat_id: chatId, permissions: { [name]: value } })
-    .catch(() => {});
+  const [pending, setPending] = useState({});  // name -> {value, edit}
+  const edits = useRef(0);
+  const toggle = (name, value) => {
+    edits.current += 1;
+    const edit = edits.current;
+    setPending((p) => ({ ...p, [name]: { value, edit } }));
+    const settle = () => setPending((p) => {
+      if (p[name]?.edit !== edit) return p;  // a newer change of it is on its way
+      const { [name]: done, ...rest } = p;
+      return rest;
+    });
+    queue = queue.then(() => mutate('chat.set_permissions', { chat_id: chatId, permissions: { [name]: value } }))
+      .then(settle, settle);
+  };
+  const shown = (name) => (name in pending ? pending[name].value : !!permissions[name]);
   return html`
-    <fieldset class="permissions" disabled=${!editable}>
+    <fieldset class="permissions" disabled=${!editable} aria-busy=${Object.keys(pending).length > 0}>
       <legend>What members may do</legend>
+      ${Object.keys(pending).length > 0 && html`<p class="hint" role="status">Saving…</p>`}
       ${Object.entries(PERMISSIONS).map(([name, label]) => html`
         <label class="choice" key=${name}>
-          <input type="checkbox" checked=${!!permissions[name]} onChange=${(e) => toggle(name, e.target.checked)} />
+          <input type="checkbox" name=${name} checked=${shown(name)} onChange=${(e) => toggle(name, e.target.checked)} />
           ${label}
         </label>`)}
     </fieldset>`;
+}
+
+function Picture({ view, chatId }) {
+  const chat = view.chat || {};
+  const [progress, setProgress] = useState(null);
+  const editable = may(view, 'change_info');
+  async function choose(e) {
+    const [file] = e.target.files;
+    e.target.value = '';
+    if (!file) return;
+    try {
+      setProgress(0);
+      const stored = await upload(file, 'image', setProgress);
+      await mutate('chat.update', { chat_id: chatId, avatar_file_id: stored.file_id });
+    } catch (error) {
+      if (error.code !== 'DISCONNECTED') notify(error.message);
+    } finally {
+      setProgress(null);
+    }
+  }
+  return html`
+    <div class="picture">
+      <${Avatar} fileId=${chat.avatar_file_id} name=${chat.title} seed=${chatId} size="large" />
+      ${editable && html`
+        <div>
+          <label class="secondary-label">Change the picture
+            <input type="file" accept="image/*" onChange=${choose} /></label>
+          ${progress !== null && html`<progress value=${progress} max="1" aria-label="Uploading the picture"></progress>`}
+          ${chat.avatar_file_id && html`<button class="link" onClick=${() => mutate('chat.update',
+            { chat_id: chatId, avatar_file_id: null }).catch(() => {})}>Remove the picture</button>`}
+        </div>`}
+    </div>`;
 }
 
 export function GroupInfo({ chatId }) {
   useStore();
   const view = chatView(chatId);
   const [adding, setAdding] = useState('');
-  useEffect(() => { loadMembers(chatId).catch((e) => notify(e.message)); }, [chatId, view.chat?.member_count]);
-  const myRank = RANK[view.role] ?? -1;
-  const admin = myRank >= 3;
-  const canInvite = admin || (view.chat?.permissions?.invite_users && myRank >= 2);
-
+  // Read again when someone joins or leaves, or an update dropped the list (a role changed).
+  useEffect(() => { loadMembers(chatId).catch((e) => notify(e.message)); },
+    [chatId, view.chat?.member_count, !view.members]);
+  const admin = isAdmin(view);
+  const channel = view.chat?.kind === 'channel';
   async function add(e) {
     e.preventDefault();
     try {
@@ -137,19 +170,28 @@ export function GroupInfo({ chatId }) {
     <section class="page" aria-labelledby="info-title">
       <header class="chat-head">
         <button class="link back" onClick=${() => navigate({ name: 'chat', chatId })} aria-label="Back to the chat">←</button>
-        <h2 id="info-title">${view.chat?.title || 'Group'} · ${view.chat?.member_count ?? ''} members</h2>
+        <h2 id="info-title">${view.chat?.title || (channel ? 'Channel' : 'Group')} · ${view.chat?.member_count ?? ''} members</h2>
       </header>
       <div class="settings">
+        <${Picture} view=${view} chatId=${chatId} />
+        ${channel && html`<p class="hint">A channel: only the owner and admins post.</p>`}
         ${view.chat?.about && html`<p>${view.chat.about}</p>`}
         <h3>Members</h3>
-        <${Members} view=${view} myRank=${myRank} chatId=${chatId} />
-        <form class="row" onSubmit=${add}>
-          <label>Add people <input value=${adding} onInput=${(e) => setAdding(e.target.value)}
-                 placeholder="usernames" /></label>
-          <button type="submit" disabled=${!adding.trim()}>Add</button>
-        </form>
+        <${Members} view=${view} chatId=${chatId} />
+        ${may(view, 'add_members') && html`
+          <form class="row" onSubmit=${add}>
+            <label>Add people <input value=${adding} onInput=${(e) => setAdding(e.target.value)}
+                   placeholder="usernames" /></label>
+            <button type="submit" disabled=${!adding.trim()}>Add</button>
+          </form>`}
         ${admin && html`<${Requests} chatId=${chatId} />`}
-        ${canInvite && html`<${Invites} chatId=${chatId} />`}
+        ${may(view, 'invite_users') && html`<${Invites} chatId=${chatId} />`}
+        ${admin && html`
+          <section aria-labelledby="moderation-title">
+            <h3 id="moderation-title">Moderation</h3>
+            ${!channel && html`<${MuteAll} view=${view} chatId=${chatId} />`}
+            <${Bans} view=${view} chatId=${chatId} />
+          </section>`}
         <${Permissions} view=${view} chatId=${chatId} editable=${admin} />
       </div>
     </section>`;

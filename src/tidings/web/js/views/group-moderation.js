@@ -1,0 +1,38 @@
+// Moderation for owners and admins: muting everyone (only owners and admins
+// post while it is on) and the ban list with unban.
+import { html, useEffect, useState } from '../html.js';
+import { call } from '../session.js';
+import { mutate } from '../chats.js';
+import { notify } from '../store.js';
+import { loadUsers } from '../users.js';
+import { day, userName } from '../format.js';
+
+export function MuteAll({ view, chatId }) {
+  const on = !!view.chat?.mute_all;
+  return html`
+    <label class="choice">
+      <input type="checkbox" checked=${on}
+             onChange=${(e) => mutate('chat.mute_all', { chat_id: chatId, on: e.target.checked }).catch(() => {})} />
+      Mute everyone: only the owner and admins post
+    </label>`;
+}
+
+export function Bans({ view, chatId }) {
+  const [bans, setBans] = useState([]);
+  const load = () => call('chat.bans', { chat_id: chatId }).then(async (r) => {
+    await loadUsers(r.bans.flatMap((b) => [b.user_id, b.by]).filter(Boolean));
+    setBans(r.bans);
+  }, (e) => notify(e.message));
+  useEffect(() => { load(); }, [chatId, view.bansSeen]);
+  const unban = (userId) => mutate('chat.unban', { chat_id: chatId, user_id: userId })
+    .then(load).catch(() => {});
+  return html`
+    <section aria-labelledby="bans-title">
+      <h3 id="bans-title">Banned</h3>
+      ${bans.length === 0 ? html`<p class="hint">Nobody is banned.</p>` : html`
+        <ul class="members bans">${bans.map((b) => html`<li class="member" key=${b.user_id}>
+          <span class="name">${userName(b.user_id)}</span>
+          <span class="role">by ${userName(b.by)} on ${day(b.date)}</span>
+          <button class="link" onClick=${() => unban(b.user_id)}>Unban</button></li>`)}</ul>`}
+    </section>`;
+}
