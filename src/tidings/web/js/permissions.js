@@ -42,7 +42,9 @@ export function postingRefusal(view, now = Date.now() / 1000) {
   if (!may(view, 'send_messages')) return 'Members may not send messages in this chat.';
   if (isAdmin(view)) return null;
   if (view.mutedUntil > now) {
-    return `You are muted in this chat until ${new Date(view.mutedUntil * 1000).toLocaleString()}.`;
+    const until = new Date(view.mutedUntil * 1000)
+      .toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+    return `You are muted in this chat until ${until}.`;
   }
   if (chat.mute_all) return 'Only admins can post while the chat is muted for everyone.';
   return null;

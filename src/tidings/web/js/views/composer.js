@@ -1,6 +1,9 @@
 // The composer: text (Enter sends, Shift+Enter breaks the line), a reply
 // bar, @mention autocomplete from the chat's members, files with upload
 // progress, and typing notices (at most one every 3 s, as the server throttles).
+// Closed, with the reason, where the server would refuse a send: an expired
+// chat (its banner says so), a channel's plain member, a muted member, a chat
+// muted for everyone, a readonly member.
 import { html, useEffect, useRef, useState } from '../html.js';
 import { call } from '../session.js';
 import { send } from '../chats.js';
@@ -140,7 +143,6 @@ export function Composer({ view, replyTo, onCancelReply }) {
     return html`
       <div class="composer disabled">
         <textarea aria-label="Message" disabled placeholder=${refusal}></textarea>
-        <p class="hint composer-refusal" role="status">${refusal}</p>
       </div>`;
   }
   const media = view.chat?.kind === 'direct' || !view.role || may(view, 'send_media');

@@ -14,6 +14,10 @@ const ROLES = ['admin', 'member', 'restricted', 'readonly'];
 export const MUTE_FOR = [[3600, 'for 1 hour'], [8 * 3600, 'for 8 hours'], [86400, 'for 1 day'],
   [7 * 86400, 'for 7 days'], [30 * 86400, 'for 30 days']];
 
+function until(unix) {
+  return new Date(unix * 1000).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+}
+
 function TransferDialog({ chatId, userId, onClose }) {
   const [busy, setBusy] = useState(false);
   async function transfer() {
@@ -73,7 +77,7 @@ export function Members({ view, chatId }) {
       return html`<li key=${m.user_id} class="member" data-user-id=${m.user_id}>
         <${Avatar} fileId=${user?.avatar_file_id} name=${userName(m.user_id)} seed=${m.user_id} />
         <span class="name">${userName(m.user_id)}
-          ${m.muted_until > now && html` <span class="muted-badge">muted until ${new Date(m.muted_until * 1000).toLocaleString()}</span>`}</span>
+          ${m.muted_until > now && html` <span class="muted-badge">muted until ${until(m.muted_until)}</span>`}</span>
         ${mayAct ? html`<${MemberActions} view=${view} member=${m} chatId=${chatId} onTransfer=${setTransferTo} />`
           : html`<span class="role">${m.role}</span>`}
       </li>`;
