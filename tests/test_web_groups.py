@@ -129,7 +129,7 @@ def test_admin_mutes_a_member_whose_composer_says_so(people: People) -> None:
 
 
 def test_ban_removes_lists_and_unban_lets_them_back(people: People) -> None:
-    alice, bob = people.sign_up("alice"), people.sign_up("bob")
+    alice, bob, carol = people.sign_up("alice"), people.sign_up("bob"), people.sign_up("carol")
     create_group(alice, "Bouncers", bob)
     alice.page.get_by_role("button", name="Group info").click()
     expect(alice.page.locator("#bans-title + p")).to_have_text("Nobody is banned.")
@@ -147,3 +147,11 @@ def test_ban_removes_lists_and_unban_lets_them_back(people: People) -> None:
     expect(alice.page.locator("ul.members:not(.bans) .member")).to_have_count(2)
     bob.open_chat("Bouncers")
     bob.send("back in")
+    # someone who is not a member can be banned ahead, by username
+    alice.page.get_by_label("Ban someone").fill(carol.name)
+    alice.page.locator("#bans-title ~ form").get_by_role("button", name="Ban").click()
+    expect(bans.locator(".member", has_text=carol.name)).to_be_visible()
+    expect(alice.page.get_by_role("alert")).to_have_count(0, timeout=10000)  # the earlier one
+    alice.page.get_by_label("Add people").fill(carol.name)
+    alice.page.get_by_role("button", name="Add", exact=True).click()
+    expect(alice.page.get_by_role("alert")).to_contain_text("banned")

@@ -1,5 +1,6 @@
 // Moderation for owners and admins: muting everyone (only owners and admins
-// post while it is on) and the ban list with unban.
+// post while it is on), the ban list with unban, and banning someone who is
+// not a member (yet) by username.
 import { html, useEffect, useState } from '../html.js';
 import { call } from '../session.js';
 import { mutate } from '../chats.js';
@@ -26,6 +27,24 @@ export function Bans({ view, chatId }) {
   useEffect(() => { load(); }, [chatId, view.bansSeen]);
   const unban = (userId) => mutate('chat.unban', { chat_id: chatId, user_id: userId })
     .then(load).catch(() => {});
+  const [name, setName] = useState('');
+  async function ban(e) {
+    e.preventDefault();
+    let user;
+    try {
+      ({ user } = await call('user.resolve', { username: name.trim().replace(/^@/, '') }));
+    } catch (error) {
+      notify(error.message);
+      return;
+    }
+    try {
+      await mutate('chat.ban', { chat_id: chatId, user_id: user.user_id });
+      setName('');
+      await load();
+    } catch {
+      // mutate showed the server's refusal
+    }
+  }
   return html`
     <section aria-labelledby="bans-title">
       <h3 id="bans-title">Banned</h3>
@@ -34,5 +53,9 @@ export function Bans({ view, chatId }) {
           <span class="name">${userName(b.user_id)}</span>
           <span class="role">by ${userName(b.by)} on ${day(b.date)}</span>
           <button class="link" onClick=${() => unban(b.user_id)}>Unban</button></li>`)}</ul>`}
+      <form class="row" onSubmit=${ban}>
+        <label>Ban someone <input value=${name} placeholder="username" onInput=${(e) => setName(e.target.value)} /></label>
+        <button type="submit" class="secondary" disabled=${!name.trim()}>Ban</button>
+      </form>
     </section>`;
 }
