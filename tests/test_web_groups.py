@@ -155,3 +155,21 @@ def test_ban_removes_lists_and_unban_lets_them_back(people: People) -> None:
     alice.page.get_by_label("Add people").fill(carol.name)
     alice.page.get_by_role("button", name="Add", exact=True).click()
     expect(alice.page.get_by_role("alert")).to_contain_text("banned")
+
+
+def test_name_and_description_change_where_change_info_allows(people: People) -> None:
+    alice, bob = people.sign_up("alice"), people.sign_up("bob")
+    create_group(alice, "Draft name", bob)
+    alice.page.get_by_role("button", name="Group info").click()
+    alice.page.get_by_label("Name", exact=True).fill("Book club 读书会")
+    alice.page.get_by_label("Description").fill("one book a month")
+    alice.page.get_by_role("button", name="Save", exact=True).click()
+    expect(alice.page.locator("#info-title")).to_contain_text("Book club 读书会")
+    # bob's list and info follow; as a plain member he may not edit them
+    open_info(bob, "Book club 读书会")
+    expect(bob.page.get_by_text("one book a month")).to_be_visible()
+    expect(bob.page.get_by_label("Name", exact=True)).to_have_count(0)
+    # until the owner lets members change the group info
+    alice.page.get_by_label("Change the group info").check()
+    expect(bob.page.get_by_label("Name", exact=True)).to_have_value("Book club 读书会")
+    expect(bob.page.get_by_label("Change the picture")).to_be_visible()

@@ -1,4 +1,5 @@
-// A group's or channel's info: its picture, the members (group-members.js:
+// A group's or channel's info: its picture, name and description
+// (group-about.js), the members (group-members.js:
 // roles, mutes, removing, banning, handing ownership over), adding people,
 // moderation (group-moderation.js), what plain members may do, invite links
 // with a QR code generated here, and join requests to decide.
@@ -9,9 +10,8 @@ import { loadMembers, mutate } from '../chats.js';
 import { chatView, navigate, notify, store, useStore } from '../store.js';
 import { loadUsers } from '../users.js';
 import { userName } from '../format.js';
-import { upload } from '../files.js';
 import { isAdmin, may } from '../permissions.js';
-import { Avatar } from './avatar.js';
+import { About } from './group-about.js';
 import { Members } from './group-members.js';
 import { Bans, MuteAll } from './group-moderation.js';
 const PERMISSIONS = {
@@ -110,38 +110,6 @@ function Permissions({ view, chatId, editable }) {
     </fieldset>`;
 }
 
-function Picture({ view, chatId }) {
-  const chat = view.chat || {};
-  const [progress, setProgress] = useState(null);
-  const editable = may(view, 'change_info');
-  async function choose(e) {
-    const [file] = e.target.files;
-    e.target.value = '';
-    if (!file) return;
-    try {
-      setProgress(0);
-      const stored = await upload(file, 'image', setProgress);
-      await mutate('chat.update', { chat_id: chatId, avatar_file_id: stored.file_id });
-    } catch (error) {
-      if (error.code !== 'DISCONNECTED') notify(error.message);
-    } finally {
-      setProgress(null);
-    }
-  }
-  return html`
-    <div class="picture">
-      <${Avatar} fileId=${chat.avatar_file_id} name=${chat.title} seed=${chatId} size="large" />
-      ${editable && html`
-        <div>
-          <label class="secondary-label">Change the picture
-            <input type="file" accept="image/*" onChange=${choose} /></label>
-          ${progress !== null && html`<progress value=${progress} max="1" aria-label="Uploading the picture"></progress>`}
-          ${chat.avatar_file_id && html`<button class="link" onClick=${() => mutate('chat.update',
-            { chat_id: chatId, avatar_file_id: null }).catch(() => {})}>Remove the picture</button>`}
-        </div>`}
-    </div>`;
-}
-
 export function GroupInfo({ chatId }) {
   useStore();
   const view = chatView(chatId);
@@ -173,9 +141,8 @@ export function GroupInfo({ chatId }) {
         <h2 id="info-title">${view.chat?.title || (channel ? 'Channel' : 'Group')} · ${view.chat?.member_count ?? ''} members</h2>
       </header>
       <div class="settings">
-        <${Picture} view=${view} chatId=${chatId} />
+        <${About} view=${view} chatId=${chatId} />
         ${channel && html`<p class="hint">A channel: only the owner and admins post.</p>`}
-        ${view.chat?.about && html`<p>${view.chat.about}</p>`}
         <h3>Members</h3>
         <${Members} view=${view} chatId=${chatId} />
         ${may(view, 'add_members') && html`
