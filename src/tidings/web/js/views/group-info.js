@@ -3,7 +3,7 @@
 // roles, mutes, removing, banning, handing ownership over), adding people,
 // moderation (group-moderation.js), what plain members may do, invite links
 // with a QR code generated here, and join requests to decide.
-import { html, useEffect, useRef, useState } from '../html.js';
+import { html, useEffect, useState } from '../html.js';
 import { renderSVG } from '../../vendor/uqr.module.js';
 import { call } from '../session.js';
 import { loadMembers, mutate } from '../chats.js';
@@ -13,6 +13,7 @@ import { userName } from '../format.js';
 import { isAdmin, may } from '../permissions.js';
 import { About } from './group-about.js';
 import { Members } from './group-members.js';
+import { useOptimistic } from './optimistic.js';
 import { Bans, MuteAll } from './group-moderation.js';
 const PERMISSIONS = {
   send_messages: 'Send messages', send_media: 'Send photos, videos and files',
@@ -74,37 +75,19 @@ function Requests({ chatId }) {
     </section>`;
 }
 
-// The checkboxes show a change at once and keep showing it until the server
-// has answered the newest change of that permission: an update of an earlier
-// change arriving meanwhile (or a re-render from the old state) must not flip
-// the box back under the user's hand, or a second click would send the same
-// value again. Changes go one after another: results may come out of order.
-let queue = Promise.resolve();
-
+// The checkboxes hold a change until the server answered it (optimistic.js).
 function Permissions({ view, chatId, editable }) {
   const permissions = view.chat?.permissions || {};
-  const [pending, setPending] = useState({});  // name -> {value, edit}
-  const edits = useRef(0);
-  const toggle = (name, value) => {
-    edits.current += 1;
-    const edit = edits.current;
-    setPending((p) => ({ ...p, [name]: { value, edit } }));
-    const settle = () => setPending((p) => {
-      if (p[name]?.edit !== edit) return p;  // a newer change of it is on its way
-      const { [name]: done, ...rest } = p;
-      return rest;
-    });
-    queue = queue.then(() => mutate('chat.set_permissions', { chat_id: chatId, permissions: { [name]: value } }))
-      .then(settle, settle);
-  };
-  const shown = (name) => (name in pending ? pending[name].value : !!permissions[name]);
+  const { change, shown, busy } = useOptimistic((name, value) => mutate('chat.set_permissions',
+    { chat_id: chatId, permissions: { [name]: value } }));
   return html`
-    <fieldset class="permissions" disabled=${!editable} aria-busy=${Object.keys(pending).length > 0}>
+    <fieldset class="permissions" disabled=${!editable} aria-busy=${busy}>
       <legend>What members may do</legend>
-      ${Object.keys(pending).length > 0 && html`<p class="hint" role="status">Saving…</p>`}
+      ${busy && html`<p class="hint" role="status">Saving…</p>`}
       ${Object.entries(PERMISSIONS).map(([name, label]) => html`
         <label class="choice" key=${name}>
-          <input type="checkbox" name=${name} checked=${shown(name)} onChange=${(e) => toggle(name, e.target.checked)} />
+          <input type="checkbox" name=${name} checked=${shown(name, !!permissions[name])}
+                 onChange=${(e) => change(name, e.target.checked)} />
           ${label}
         </label>`)}
     </fieldset>`;

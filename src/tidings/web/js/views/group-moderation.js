@@ -7,13 +7,14 @@ import { mutate } from '../chats.js';
 import { notify } from '../store.js';
 import { loadUsers } from '../users.js';
 import { day, userName } from '../format.js';
+import { useOptimistic } from './optimistic.js';
 
 export function MuteAll({ view, chatId }) {
-  const on = !!view.chat?.mute_all;
+  const { change, shown } = useOptimistic((key, on) => mutate('chat.mute_all', { chat_id: chatId, on }));
   return html`
     <label class="choice">
-      <input type="checkbox" checked=${on}
-             onChange=${(e) => mutate('chat.mute_all', { chat_id: chatId, on: e.target.checked }).catch(() => {})} />
+      <input type="checkbox" checked=${shown('mute_all', !!view.chat?.mute_all)}
+             onChange=${(e) => change('mute_all', e.target.checked)} />
       Mute everyone: only the owner and admins post
     </label>`;
 }
