@@ -54,16 +54,16 @@ function MemberActions({ view, member, chatId, onTransfer }) {
         .map((r) => html`<option value=${r}>${r}</option>`)}
     </select>
     ${muted
-      ? html`<button class="link" onClick=${() => act('chat.mute_member', { until: 0 })}>Unmute</button>`
+      ? html`<button class="link" aria-label=${`Unmute ${name}`} onClick=${() => act('chat.mute_member', { until: 0 })}>Unmute</button>`
       : html`<select aria-label=${`Mute ${name}`} value=""
                  onChange=${(e) => e.target.value && act('chat.mute_member',
                    { until: Math.floor(Date.now() / 1000) + Number(e.target.value) })}>
           <option value="">Mute…</option>
           ${MUTE_FOR.map(([seconds, label]) => html`<option value=${seconds}>${label}</option>`)}
         </select>`}
-    <button class="link" onClick=${() => act('chat.remove_member', {})}>Remove</button>
-    <button class="link danger" onClick=${() => act('chat.ban', {})}>Ban</button>
-    ${owner && html`<button class="link" onClick=${() => onTransfer(member.user_id)}>Make owner</button>`}`;
+    <button class="link" aria-label=${`Remove ${name}`} onClick=${() => act('chat.remove_member', {})}>Remove</button>
+    <button class="link danger" aria-label=${`Ban ${name}`} onClick=${() => act('chat.ban', {})}>Ban</button>
+    ${owner && html`<button class="link" aria-label=${`Make owner: ${name}`} onClick=${() => onTransfer(member.user_id)}>Make owner</button>`}`;
 }
 
 export function Members({ view, chatId }) {

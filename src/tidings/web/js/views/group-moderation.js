@@ -53,7 +53,7 @@ export function Bans({ view, chatId }) {
         <ul class="members bans">${bans.map((b) => html`<li class="member" key=${b.user_id}>
           <span class="name">${userName(b.user_id)}</span>
           <span class="role">by ${userName(b.by)} on ${day(b.date)}</span>
-          <button class="link" onClick=${() => unban(b.user_id)}>Unban</button></li>`)}</ul>`}
+          <button class="link" aria-label=${`Unban ${userName(b.user_id)}`} onClick=${() => unban(b.user_id)}>Unban</button></li>`)}</ul>`}
       <form class="row" onSubmit=${ban}>
         <label>Ban someone <input value=${name} placeholder="username" onInput=${(e) => setName(e.target.value)} /></label>
         <button type="submit" class="secondary" disabled=${!name.trim()}>Ban</button>
