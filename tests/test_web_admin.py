@@ -18,6 +18,7 @@ from .web_helpers import (  # fixtures by name: browser, people, web_server
     create_group,
     people,
     screenshot,
+    send_elsewhere,
     start_direct,
     web_server,
 )
@@ -51,6 +52,7 @@ def test_in_a_channel_only_the_owner_and_admins_post(people: People) -> None:
     expect(bob.composer()).to_have_attribute("placeholder",
                                              "Only admins can post in this channel.")
     screenshot(bob.page, "channel")
+    assert send_elsewhere(people, bob, "News 新闻", "me too") == "FORBIDDEN"
     # made an admin, bob may post
     alice.page.get_by_role("button", name="Channel info").click()
     alice.page.get_by_label(f"Role of {bob.name}").select_option("admin")

@@ -8,32 +8,16 @@ import re
 
 from playwright.sync_api import expect
 
-from tidings.client import Client, TidingsClientError
-
 from .web_helpers import (  # fixtures by name: browser, people, web_server
     People,
     Person,
-    as_device,
     browser,
     create_group,
     people,
     screenshot,
+    send_elsewhere,
     web_server,
 )
-
-
-def send_elsewhere(people: People, person: Person, title: str, text: str) -> str:
-    """Send from the person's second device (the SDK): "sent" or the error code."""
-    async def work(client: Client) -> str:
-        rows = (await client.call("chat.list", {"limit": 50}))["chats"]
-        chat_id = next(r["chat"]["chat_id"] for r in rows if r["chat"]["title"] == title)
-        try:
-            await client.call("message.send", {"chat_id": chat_id, "local_id": text,
-                                               "text": text})
-        except TidingsClientError as error:
-            return error.code
-        return "sent"
-    return str(as_device(people.server, person, work))
 
 
 def test_invite_link_with_qr_code_lets_someone_join(people: People) -> None:
