@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from tidings.client import Client
+from tidings.client import Client, TidingsClientError
 from tidings.testing import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -206,6 +206,20 @@ def as_device(server: WebServer, person: Person,
     # Playwright's sync API runs its own event loop in this thread.
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(lambda: asyncio.run(run())).result()
+
+
+def send_elsewhere(people: People, person: Person, title: str, text: str) -> str:
+    """Send from the person's second device (the SDK): "sent" or the error code."""
+    async def work(client: Client) -> str:
+        rows = (await client.call("chat.list", {"limit": 50}))["chats"]
+        chat_id = next(r["chat"]["chat_id"] for r in rows if r["chat"]["title"] == title)
+        try:
+            await client.call("message.send", {"chat_id": chat_id, "local_id": text,
+                                               "text": text})
+        except TidingsClientError as error:
+            return error.code
+        return "sent"
+    return str(as_device(people.server, person, work))
 
 
 def screenshot(page: Page, name: str) -> None:

@@ -30,7 +30,7 @@ from tidings.media import lifecycle, sniff, thumbnails
 from tidings.media.blobs import BlobStore
 from tidings.services import access
 from tidings.services.file_views import FileViews
-from tidings.store import chat_media, chats, files, messages
+from tidings.store import avatars, chat_media, chats, files, messages
 
 log = logging.getLogger(__name__)
 
@@ -164,12 +164,15 @@ class FileService:
     async def open(self, user_id: int, file_id: int, *, thumbnail: bool = False
                    ) -> Download | Placeholder:
         """The file's bytes (or its thumbnail's) for a user who may see it: its
-        uploader, or a member who can see a message showing it. Anyone else,
-        and a file that does not exist, get the same ``NOT_FOUND``."""
+        uploader, a member who can see a message showing it, or anyone shown it
+        as an avatar (the uploader's profile picture, unless they block the
+        viewer; the picture of a chat the viewer is in). Anyone else, and a file
+        that does not exist, get the same ``NOT_FOUND``."""
         async def open_txn(txn: Txn) -> Download | Placeholder:
             f = await files.get_file_txn(txn, file_id)
             seen = None if f is None else await self._seen_in_txn(txn, user_id, f)
-            if f is None or (seen is None and f.uploader_id != user_id):
+            if f is None or (seen is None and f.uploader_id != user_id
+                             and not await self._avatar_of_txn(txn, user_id, f)):
                 raise TidingsError(ErrorCode.NOT_FOUND, f"no file {file_id}")
             if f.status != "active":
                 return await self._placeholder_txn(txn, user_id, f, seen)
@@ -180,6 +183,13 @@ class FileService:
             return Download(f, f.sha256, f.size, f.mime, f.name)
 
         return await self._db.read("open_file", open_txn)
+
+    @staticmethod
+    async def _avatar_of_txn(txn: Txn, user_id: int, f: files.FileRow) -> bool:
+        if f.kind != "image":
+            return False
+        return (await avatars.is_profile_avatar_txn(txn, f.uploader_id, f.file_id, user_id)
+                or await avatars.is_chat_avatar_txn(txn, f.file_id, user_id))
 
     async def _seen_in_txn(self, txn: Txn, user_id: int, f: files.FileRow
                            ) -> tuple[int, int, int, int] | None:

@@ -7,10 +7,10 @@
   kind, or an image that cannot be decoded), 400 ``UPLOAD_INCOMPLETE`` /
   ``INVALID_PARAMS``.
 - ``GET /files/{id}`` (and ``HEAD``): the bytes, with ``Range`` (206, or 416
-  ``RANGE_NOT_SATISFIABLE``), to the uploader or a member who can see a
-  message showing the file; anyone else gets 404 ``NOT_FOUND``, as for a file
-  that does not exist. An expired or deleted file answers 410 with the
-  placeholder (``MEDIA_EXPIRED`` / ``MEDIA_GONE``).
+  ``RANGE_NOT_SATISFIABLE``), to the uploader, a member who can see a
+  message showing the file, or someone shown it as an avatar; anyone else
+  gets 404 ``NOT_FOUND``, as for a file that does not exist. An expired or
+  deleted file answers 410 with the placeholder (``MEDIA_EXPIRED`` / ``MEDIA_GONE``).
 - ``GET /files/{id}/thumbnail``: an image's thumbnail (WebP).
 """
 
@@ -135,7 +135,8 @@ def operations(sv: Services) -> list[Operation]:
             responses={"201": json_content(UploadResult, "the stored file"),
                        **error_responses(400, 401, 403, 413, 415)}),
         Operation("GET", "/files/{file_id}", "Download a file (Range supported) as its "
-                  "uploader or a member who can see a message showing it", "files",
+                  "uploader, a member who can see a message showing it, or someone "
+                  "shown it as an avatar", "files",
                   Fetch(sv, thumbnail=False), auth="device", parameters=(file_id,),
                   responses=_fetch_responses("the file's bytes")),
         Operation("GET", "/files/{file_id}/thumbnail", "An image's thumbnail (WebP)", "files",

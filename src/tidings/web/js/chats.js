@@ -55,6 +55,8 @@ export async function loadMembers(chatId) {
   view.chat = result.chat;
   view.role = result.role;
   view.members = result.members;
+  const mine = result.members.find((m) => m.user_id === store.me.user_id);
+  if (mine) view.mutedUntil = mine.muted_until;
   // Oldest pin first, so a pin that arrives later (an update) goes last.
   view.pinned = new Set([...result.pinned_msg_ids].reverse());
   view.peer_read_pts = result.peer_read_pts;

@@ -42,7 +42,7 @@ export function systemText(message) {
   const s = message.system || {};
   const by = userName(s.by ?? message.sender_id);
   switch (s.action) {
-    case 'chat.created': return `${by} created the group “${s.title}”`;
+    case 'chat.created': return `${by} created “${s.title}”`;  // a group or a channel
     case 'member.added': return `${by} added ${names(s.user_ids)}`;
     case 'member.removed': return `${by} removed ${names(s.user_ids)}`;
     case 'member.left': return `${names(s.user_ids)} left`;

@@ -183,6 +183,12 @@ export class Sync {
       case 'user.updated':
         store.users.set(u.user.user_id, u.user);
         break;
+      case 'chat.role':
+        if (view) view.role = u.role;
+        break;
+      case 'chat.muted':
+        if (view) view.mutedUntil = u.until;
+        break;
       default:
         break;
     }

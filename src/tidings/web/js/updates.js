@@ -105,9 +105,20 @@ export function applyChatUpdate(view, u) {
       else setChat(view, fields);
       break;
     }
+    case 'member.muted':
+      // A moderator's mute: the member list and, if it is me, the composer.
+      view.members = view.members && view.members.map((m) => (m.user_id === u.user_id
+        ? { ...m, muted_until: u.until } : m));
+      if (u.user_id === store.me?.user_id) view.mutedUntil = u.until;
+      break;
+    case 'member.banned':
+    case 'member.unbanned':
+      view.bansSeen = u.pts; // the ban list (group info) reads again
+      break;
     case 'member.joined':
     case 'member.left':
     case 'member.role':
+      if (u.kind === 'member.role' && u.user_id === store.me?.user_id) view.role = u.role;
       if (view.chat && u.kind !== 'member.role') {
         setChat(view, { member_count: view.chat.member_count + (u.kind === 'member.joined' ? 1 : -1) });
       }

@@ -3,6 +3,16 @@
 import { html } from '../html.js';
 import { store, sortedDialogs, navigate } from '../store.js';
 import { preview, time, userName } from '../format.js';
+import { Avatar } from './avatar.js';
+
+// A direct chat shows the other member's picture; a group or channel its own.
+export function chatAvatar(row, size = 'small') {
+  const chat = row.chat;
+  const peer = chat.kind === 'direct' ? store.users.get(row.peer_id) : null;
+  const fileId = chat.kind === 'direct' ? peer?.avatar_file_id : chat.avatar_file_id;
+  const seed = chat.kind === 'direct' ? (row.peer_id || 0) : chat.chat_id;
+  return html`<${Avatar} fileId=${fileId} name=${chatTitle(row)} seed=${seed} size=${size} />`;
+}
 
 export function chatTitle(row) {
   const chat = row.chat;
@@ -16,9 +26,11 @@ function Row({ row, active }) {
   const open = () => navigate({ name: 'chat', chatId: row.chat.chat_id });
   return html`
     <li class=${`dialog ${active ? 'active' : ''} ${muted ? 'muted' : ''}`}>
-      <button class="dialog-button" onClick=${open}
+      <button class="dialog-button with-avatar" onClick=${open}
               aria-current=${active ? 'page' : undefined}
               data-chat-id=${row.chat.chat_id}>
+        ${chatAvatar(row)}
+        <span class="dialog-text">
         <span class="dialog-title">
           ${row.pinned && html`<span class="pin" aria-label="pinned">📌</span>`}
           <span class="name">${chatTitle(row)}</span>
@@ -29,6 +41,7 @@ function Row({ row, active }) {
           <span class="preview">${preview(row)}</span>
           ${row.unread_mentions > 0 && html`<span class="badge mention" aria-label=${`${row.unread_mentions} mentions`}>@</span>`}
           ${row.unread_count > 0 && html`<span class="badge unread" aria-label=${`${row.unread_count} unread`}>${row.unread_count}</span>`}
+        </span>
         </span>
       </button>
     </li>`;

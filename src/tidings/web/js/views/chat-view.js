@@ -6,7 +6,7 @@ import { store, chatView, navigate, notify } from '../store.js';
 import { loadAround, loadNewer, loadOlder, markRead, openChat } from '../chats.js';
 import { loadReadCounts } from '../receipts.js';
 import { day, userName } from '../format.js';
-import { chatTitle } from './chat-list.js';
+import { chatAvatar, chatTitle } from './chat-list.js';
 import { MessageItem, PendingItem } from './message.js';
 import { Composer } from './composer.js';
 import { PinnedBar, Presence, SearchPanel } from './chat-tools.js';
@@ -29,13 +29,14 @@ function Header({ view, onSearch }) {
   return html`
     <header class="chat-head">
       <button class="link back" onClick=${() => navigate({ name: 'list' })} aria-label="Back to conversations">←</button>
+      ${chatAvatar({ ...row, chat })}
       <div class="chat-head-title">
         <h2>${chatTitle({ ...row, chat })}</h2>
         <span class="subtitle">${group ? `${chat.member_count} members` : html`<${Presence} userId=${row.peer_id} />`} <${Typing} view=${view} /></span>
       </div>
       <button class="link" onClick=${onSearch}>Search</button>
       <button class="link" onClick=${() => navigate({ name: 'settings', chatId: view.chat_id })}>Settings</button>
-      ${group && html`<button class="link" onClick=${() => navigate({ name: 'info', chatId: view.chat_id })}>Group info</button>`}
+      ${group && html`<button class="link" onClick=${() => navigate({ name: 'info', chatId: view.chat_id })}>${chat.kind === 'channel' ? 'Channel info' : 'Group info'}</button>`}
       ${group && html`<button class="link" onClick=${() => navigate({ name: 'pool', chatId: view.chat_id })}>Storage pool</button>`}
     </header>`;
 }

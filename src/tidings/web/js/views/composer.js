@@ -1,12 +1,16 @@
 // The composer: text (Enter sends, Shift+Enter breaks the line), a reply
 // bar, @mention autocomplete from the chat's members, files with upload
 // progress, and typing notices (at most one every 3 s, as the server throttles).
-import { html, useRef, useState } from '../html.js';
+// Closed, with the reason, where the server would refuse a send: an expired
+// chat (its banner says so), a channel's plain member, a muted member, a chat
+// muted for everyone, a readonly member.
+import { html, useEffect, useRef, useState } from '../html.js';
 import { call } from '../session.js';
 import { send } from '../chats.js';
 import { changed, notify, store } from '../store.js';
 import { upload, kindOf } from '../files.js';
 import { userName } from '../format.js';
+import { may, postingRefusal } from '../permissions.js';
 
 function codePoints(text) {
   return [...text].length;
@@ -44,6 +48,14 @@ export function Composer({ view, replyTo, onCancelReply }) {
   const input = useRef(null);
   const fileInput = useRef(null);
   const expired = view.chat?.expire_at && view.chat.expire_at <= Date.now() / 1000;
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    // A moderator's mute ends on its own: show the composer again then.
+    const left = (view.mutedUntil || 0) * 1000 - Date.now();
+    if (left <= 0) return undefined;
+    const timer = setTimeout(() => setTick((t) => t + 1), Math.min(left + 500, 2 ** 31 - 1));
+    return () => clearTimeout(timer);
+  }, [view.mutedUntil]);
 
   function typing() {
     const now = Date.now();
@@ -126,12 +138,14 @@ export function Composer({ view, replyTo, onCancelReply }) {
     }
   }
 
-  if (expired) {
+  const refusal = expired ? 'This chat expired: nothing more can be sent.' : postingRefusal(view);
+  if (refusal) {
     return html`
       <div class="composer disabled">
-        <textarea aria-label="Message" disabled placeholder="This chat expired: nothing more can be sent."></textarea>
+        <textarea aria-label="Message" disabled placeholder=${refusal}></textarea>
       </div>`;
   }
+  const media = view.chat?.kind === 'direct' || !view.role || may(view, 'send_media');
   return html`
     <form class="composer" onSubmit=${(e) => { e.preventDefault(); submit(); }}>
       ${replyTo && html`
@@ -147,9 +161,10 @@ export function Composer({ view, replyTo, onCancelReply }) {
               ${u.display_name && html` <span class="muted-text">${u.display_name}</span>`}</li>`)}
         </ul>`}
       <div class="compose-row">
+        ${media && html`
         <button type="button" class="secondary attach" aria-label="Attach files"
                 onClick=${() => fileInput.current.click()}>📎</button>
-        <input ref=${fileInput} type="file" multiple hidden onChange=${attach} aria-label="Files to send" />
+        <input ref=${fileInput} type="file" multiple hidden onChange=${attach} aria-label="Files to send" />`}
         <textarea ref=${input} aria-label="Message" rows="1" placeholder="Write a message…"
                   value=${text} onInput=${onInput} onKeyDown=${onKeyDown}
                   aria-autocomplete="list" aria-controls=${suggest ? 'mention-list' : undefined}></textarea>

@@ -1,5 +1,7 @@
-// A group's members with their roles (owners and admins change them or
-// remove members), adding people, what plain members may do, invite links
+// A group's or channel's info: its picture, name and description
+// (group-about.js), the members (group-members.js:
+// roles, mutes, removing, banning, handing ownership over), adding people,
+// moderation (group-moderation.js), what plain members may do, invite links
 // with a QR code generated here, and join requests to decide.
 import { html, useEffect, useState } from '../html.js';
 import { renderSVG } from '../../vendor/uqr.module.js';
@@ -8,15 +10,17 @@ import { loadMembers, mutate } from '../chats.js';
 import { chatView, navigate, notify, store, useStore } from '../store.js';
 import { loadUsers } from '../users.js';
 import { userName } from '../format.js';
-
-const ROLES = ['admin', 'member', 'restricted', 'readonly'];
+import { isAdmin, may } from '../permissions.js';
+import { About } from './group-about.js';
+import { Members } from './group-members.js';
+import { useOptimistic } from './optimistic.js';
+import { Bans, MuteAll } from './group-moderation.js';
 const PERMISSIONS = {
   send_messages: 'Send messages', send_media: 'Send photos, videos and files',
   add_members: 'Add members', pin_messages: 'Pin messages', change_info: 'Change the group info',
   invite_users: 'Invite by link', mention_all: 'Mention everyone', view_history: 'See earlier history',
   export: 'Export the chat',
 };
-const RANK = { owner: 4, admin: 3, member: 2, restricted: 1, readonly: 0 };
 
 export function inviteLink(invite) {
   return `${location.origin}/#/join/${invite}`;
@@ -25,29 +29,6 @@ export function inviteLink(invite) {
 function Qr({ text }) {
   const svg = renderSVG(text, { pixelSize: 6 });
   return html`<img class="qr" alt=${`QR code of ${text}`} src=${`data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`} />`;
-}
-
-function Members({ view, myRank, chatId }) {
-  const members = view.members || [];
-  const setRole = (userId, role) => mutate('chat.set_role', { chat_id: chatId, user_id: userId, role })
-    .then(() => loadMembers(chatId)).catch(() => {});
-  const remove = (userId) => mutate('chat.remove_member', { chat_id: chatId, user_id: userId })
-    .then(() => loadMembers(chatId)).catch(() => {});
-  return html`
-    <ul class="members">${members.map((m) => {
-      const mayAct = m.user_id !== store.me.user_id && myRank >= 3 && myRank > RANK[m.role];
-      return html`<li key=${m.user_id} class="member">
-        <span class="name">${userName(m.user_id)}</span>
-        ${mayAct ? html`
-          <select aria-label=${`Role of ${userName(m.user_id)}`} value=${m.role}
-                  onChange=${(e) => setRole(m.user_id, e.target.value)}>
-            ${ROLES.filter((r) => myRank === 4 || r !== 'admin' || m.role === 'admin')
-              .map((r) => html`<option value=${r}>${r}</option>`)}
-          </select>
-          <button class="link" onClick=${() => remove(m.user_id)}>Remove</button>`
-          : html`<span class="role">${m.role}</span>`}
-      </li>`;
-    })}</ul>`;
 }
 
 function Invites({ chatId }) {
@@ -94,16 +75,19 @@ function Requests({ chatId }) {
     </section>`;
 }
 
+// The checkboxes hold a change until the server answered it (optimistic.js).
 function Permissions({ view, chatId, editable }) {
   const permissions = view.chat?.permissions || {};
-  const toggle = (name, value) => mutate('chat.set_permissions', { chat_id: chatId, permissions: { [name]: value } })
-    .catch(() => {});
+  const { change, shown, busy } = useOptimistic((name, value) => mutate('chat.set_permissions',
+    { chat_id: chatId, permissions: { [name]: value } }));
   return html`
-    <fieldset class="permissions" disabled=${!editable}>
+    <fieldset class="permissions" disabled=${!editable} aria-busy=${busy}>
       <legend>What members may do</legend>
+      ${busy && html`<p class="hint" role="status">Saving…</p>`}
       ${Object.entries(PERMISSIONS).map(([name, label]) => html`
         <label class="choice" key=${name}>
-          <input type="checkbox" checked=${!!permissions[name]} onChange=${(e) => toggle(name, e.target.checked)} />
+          <input type="checkbox" name=${name} checked=${shown(name, !!permissions[name])}
+                 onChange=${(e) => change(name, e.target.checked)} />
           ${label}
         </label>`)}
     </fieldset>`;
@@ -113,11 +97,11 @@ export function GroupInfo({ chatId }) {
   useStore();
   const view = chatView(chatId);
   const [adding, setAdding] = useState('');
-  useEffect(() => { loadMembers(chatId).catch((e) => notify(e.message)); }, [chatId, view.chat?.member_count]);
-  const myRank = RANK[view.role] ?? -1;
-  const admin = myRank >= 3;
-  const canInvite = admin || (view.chat?.permissions?.invite_users && myRank >= 2);
-
+  // Read again when someone joins or leaves, or an update dropped the list (a role changed).
+  useEffect(() => { loadMembers(chatId).catch((e) => notify(e.message)); },
+    [chatId, view.chat?.member_count, !view.members]);
+  const admin = isAdmin(view);
+  const channel = view.chat?.kind === 'channel';
   async function add(e) {
     e.preventDefault();
     try {
@@ -137,19 +121,27 @@ export function GroupInfo({ chatId }) {
     <section class="page" aria-labelledby="info-title">
       <header class="chat-head">
         <button class="link back" onClick=${() => navigate({ name: 'chat', chatId })} aria-label="Back to the chat">←</button>
-        <h2 id="info-title">${view.chat?.title || 'Group'} · ${view.chat?.member_count ?? ''} members</h2>
+        <h2 id="info-title">${view.chat?.title || (channel ? 'Channel' : 'Group')} · ${view.chat?.member_count ?? ''} members</h2>
       </header>
       <div class="settings">
-        ${view.chat?.about && html`<p>${view.chat.about}</p>`}
+        <${About} view=${view} chatId=${chatId} />
+        ${channel && html`<p class="hint">A channel: only the owner and admins post.</p>`}
         <h3>Members</h3>
-        <${Members} view=${view} myRank=${myRank} chatId=${chatId} />
-        <form class="row" onSubmit=${add}>
-          <label>Add people <input value=${adding} onInput=${(e) => setAdding(e.target.value)}
-                 placeholder="usernames" /></label>
-          <button type="submit" disabled=${!adding.trim()}>Add</button>
-        </form>
+        <${Members} view=${view} chatId=${chatId} />
+        ${may(view, 'add_members') && html`
+          <form class="row" onSubmit=${add}>
+            <label>Add people <input value=${adding} onInput=${(e) => setAdding(e.target.value)}
+                   placeholder="usernames" /></label>
+            <button type="submit" disabled=${!adding.trim()}>Add</button>
+          </form>`}
         ${admin && html`<${Requests} chatId=${chatId} />`}
-        ${canInvite && html`<${Invites} chatId=${chatId} />`}
+        ${may(view, 'invite_users') && html`<${Invites} chatId=${chatId} />`}
+        ${admin && html`
+          <section aria-labelledby="moderation-title">
+            <h3 id="moderation-title">Moderation</h3>
+            ${!channel && html`<${MuteAll} view=${view} chatId=${chatId} />`}
+            <${Bans} view=${view} chatId=${chatId} />
+          </section>`}
         <${Permissions} view=${view} chatId=${chatId} editable=${admin} />
       </div>
     </section>`;

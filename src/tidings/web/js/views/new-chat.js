@@ -1,4 +1,5 @@
-// Start a direct chat by username, or create a group with some members.
+// Start a direct chat by username, or create a group or a channel (where
+// only the owner and admins post) with some members.
 import { html, useState } from '../html.js';
 import { call } from '../session.js';
 import { loadDialogs } from '../chats.js';
@@ -15,6 +16,7 @@ export function NewChat() {
   const [username, setUsername] = useState('');
   const [title, setTitle] = useState('');
   const [members, setMembers] = useState('');
+  const [kind, setKind] = useState('group');
   const [error, setError] = useState(null);
 
   async function direct(e) {
@@ -35,7 +37,7 @@ export function NewChat() {
     setError(null);
     try {
       const users = await resolveAll(members);
-      const { chat } = await call('chat.create', { kind: 'group', title: title.trim(),
+      const { chat } = await call('chat.create', { kind, title: title.trim(),
         member_ids: users.map((u) => u.user_id) });
       await loadDialogs();
       navigate({ name: 'chat', chatId: chat.chat_id });
@@ -61,12 +63,18 @@ export function NewChat() {
       </form>
       <form class="settings" onSubmit=${group}>
         <fieldset>
-          <legend>New group</legend>
-          <label for="new-title-input">Group name</label>
+          <legend>New group or channel</legend>
+          <div class="row" role="radiogroup" aria-label="Kind">
+            <label class="choice"><input type="radio" name="new-kind" value="group" checked=${kind === 'group'}
+                   onChange=${() => setKind('group')} /> Group: everyone posts</label>
+            <label class="choice"><input type="radio" name="new-kind" value="channel" checked=${kind === 'channel'}
+                   onChange=${() => setKind('channel')} /> Channel: only admins post</label>
+          </div>
+          <label for="new-title-input">${kind === 'channel' ? 'Channel name' : 'Group name'}</label>
           <input id="new-title-input" required maxlength="128" value=${title} onInput=${(e) => setTitle(e.target.value)} />
           <label for="new-members">Members (usernames, separated by spaces)</label>
           <input id="new-members" value=${members} onInput=${(e) => setMembers(e.target.value)} />
-          <button type="submit">Create group</button>
+          <button type="submit">${kind === 'channel' ? 'Create channel' : 'Create group'}</button>
         </fieldset>
       </form>
     </section>`;

@@ -4,9 +4,11 @@
 import { html, useEffect, useRef, useState } from '../html.js';
 import { call } from '../session.js';
 import { loadDialogs } from '../chats.js';
-import { navigate, notify, store, useStore } from '../store.js';
+import { changed, navigate, notify, store, useStore } from '../store.js';
 import { loadUsers } from '../users.js';
 import { day, userName } from '../format.js';
+import { upload } from '../files.js';
+import { Avatar } from './avatar.js';
 
 const PRIVACY = {
   find_me: ['Who can find me by username', ['everyone', 'contacts', 'nobody']],
@@ -23,6 +25,41 @@ function useReload(load, kinds) {
 
 async function resolve(username) {
   return (await call('user.resolve', { username: username.trim().replace(/^@/, '') })).user;
+}
+
+// My picture: an image uploaded as any file is, then set with user.update_profile.
+function MyPicture({ me }) {
+  const [progress, setProgress] = useState(null);
+  async function set(fileId) {
+    const { user } = await call('user.update_profile', { avatar_file_id: fileId });
+    store.users.set(user.user_id, user);
+    changed();
+  }
+  async function choose(e) {
+    const [file] = e.target.files;
+    e.target.value = '';
+    if (!file) return;
+    try {
+      setProgress(0);
+      const stored = await upload(file, 'image', setProgress);
+      await set(stored.file_id);
+      notify('Picture saved.', 'info');
+    } catch (error) {
+      notify(error.message);
+    } finally {
+      setProgress(null);
+    }
+  }
+  return html`
+    <div class="picture">
+      <${Avatar} fileId=${me?.avatar_file_id} name=${me?.display_name || me?.username} seed=${store.me.user_id} size="large" />
+      <div>
+        <label>My picture <input type="file" accept="image/*" onChange=${choose} /></label>
+        ${progress !== null && html`<progress value=${progress} max="1" aria-label="Uploading the picture"></progress>`}
+        ${me?.avatar_file_id && html`<button type="button" class="link"
+          onClick=${() => set(0).catch((error) => notify(error.message))}>Remove my picture</button>`}
+      </div>
+    </div>`;
 }
 
 function Profile() {
@@ -50,6 +87,7 @@ function Profile() {
     <form class="settings" onSubmit=${save}>
       <fieldset>
         <legend>My profile${me ? ` (@${me.username})` : ''}</legend>
+        <${MyPicture} me=${me} />
         <label for="profile-name">Display name</label>
         <input id="profile-name" maxlength="64" value=${name} onInput=${(e) => { edited.current = true; setName(e.target.value); }} />
         <label for="profile-bio">About me</label>
