@@ -215,6 +215,20 @@ async def test_preview_says_recalled_or_deleted(sv: Services) -> None:
         assert d.last_message.sender_id == bob and d.last_message.date == newest.date
 
 
+async def test_direct_chats_name_their_peer(sv: Services) -> None:
+    """A client names a direct chat from the list alone, without a chat.get."""
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    with_bob = (await sv.chats.direct(alice, bob)).chat_id
+    with_me = (await sv.chats.direct(alice, alice)).chat_id
+    group = (await sv.chats.create(alice, "group", "Team", [bob, carol])).chat_id
+    peers = {d.chat.chat_id: d.peer_id for d in await listed(sv, alice)}
+    assert peers == {with_bob: bob, with_me: alice, group: None}
+    assert (await dialog(sv, bob, with_bob)).peer_id == alice
+    await sv.privacy.update(bob, {"read_receipts": False})  # the peer stays named
+    shown = await dialog(sv, alice, with_bob)
+    assert (shown.peer_id, shown.peer_read_pts) == (bob, None)
+
+
 async def test_unread_mentions_and_message_mentions(sv: Services) -> None:
     alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
     chat = (await sv.chats.create(alice, "group", "g", [bob, carol])).chat_id
