@@ -57,6 +57,8 @@ export function applyChatUpdate(view, u) {
         || u.message.sender_id !== store.me?.user_id);
       touchDialog(view, u, u.message);
       view.typing.delete(u.message.sender_id);
+      // The auto-delete setting changes by a system message (chat.set_message_ttl).
+      if (u.message.system?.action === 'ttl.changed') setChat(view, { message_ttl: u.message.system.seconds ?? null });
       break;
     case 'message.recalled':
       onMessage(view, u.msg_id, { ...EMPTY_CONTENT, recalled_at: u.recalled_at,
