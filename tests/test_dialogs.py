@@ -458,7 +458,7 @@ async def test_bench_dialogs_walks_every_dialog_once(tmp_path: Path,
     """Tiny counts, both engines: the workload runs and its walk is exact (no
     timing asserted; figures come from `tidings bench dialogs`)."""
     params = DialogsParams(chats=40, others=3, messages=2, pinned=2, hidden=4, page=7,
-                           requests=3)
+                           requests=3, direct=3)
     result = await run_dialogs(tmp_path / "bench", database_url, params)
     assert result.ok, result
     assert (result.walked, result.walk_duplicates, result.walk_pages) == (36, 0, 6)
