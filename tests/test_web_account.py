@@ -39,6 +39,8 @@ def sign_in_again(people: People, person: Person) -> Person:
     again = Person(person.name, context, page)
     page.on("console", lambda m: again.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: again.errors.append(str(e)))
+    local = (people.server.url, people.server.ws_url, "data:", "blob:")
+    page.on("request", lambda r: None if r.url.startswith(local) else again.foreign.append(r.url))
     page.goto(people.server.url)
     page.get_by_label("Username").fill(person.name)
     page.get_by_label("Password").fill(PASSWORD)
@@ -244,11 +246,12 @@ def test_a_long_conversation_list_pages_to_the_oldest_without_a_chat_get_each(
     alice, bob = people.sign_up("alice"), people.sign_up("bob")
     start_direct(alice, bob)  # a direct chat: named from chat.list alone
 
-    async def many(client: Client) -> None:
-        await client.create_group("the oldest group", [])
+    async def many(client: Client) -> int:
+        oldest = await client.create_group("the oldest group", [])
         for i in range(230):
             await client.create_group(f"group {i:03}", [])
-    as_device(web_server, alice, many)
+        return int(oldest["chat_id"])
+    oldest_id = as_device(web_server, alice, many)
 
     methods: list[str] = []
 
@@ -264,12 +267,18 @@ def test_a_long_conversation_list_pages_to_the_oldest_without_a_chat_get_each(
     expect(chat_list.locator("li.dialog", has_text=bob.name)).to_have_count(0)
     rows = chat_list.locator("li.dialog")
     expect(rows).to_have_count(100)  # one page of chat.list
+    # a message in a chat below the loaded page brings it to the top
+    as_device(web_server, alice, lambda client: client.send_text(oldest_id, "back on top"))
+    expect(rows.first).to_contain_text("the oldest group")
+    expect(rows.first).to_contain_text("back on top")
+    expect(rows).to_have_count(100)
     for shown in (200, 232):  # scrolled to its end, the list pages in the next
         chat_list.evaluate("el => { el.scrollTop = el.scrollHeight; }")
         expect(rows).to_have_count(shown)
     expect(chat_list.locator(".more")).to_have_count(0)
-    expect(rows.nth(230)).to_contain_text("the oldest group")
+    expect(rows.nth(230)).to_contain_text("group 000")
     expect(rows.nth(231)).to_contain_text(bob.name)
     rows.nth(231).scroll_into_view_if_needed()
     expect(rows.nth(231)).to_be_in_viewport()
+    expect(chat_list.locator("li.dialog", has_text="the oldest group")).to_have_count(1)
     assert "chat.get" not in methods, methods

@@ -42,8 +42,8 @@ function DeviceRow({ device, onChange }) {
             <button type="submit" disabled=${!name.trim()}>Save</button>
             <button type="button" class="link" onClick=${() => setEditing(false)}>Cancel</button>
           </form>`
-        : html`<strong class="device-name">${device.name}</strong>
-          ${device.current && html` <span class="badge current">This device</span>`}`}
+        : html`<span class="device-title"><strong class="device-name">${device.name}</strong>
+          ${device.current && html`<span class="badge current">This device</span>`}</span>`}
       <span class="hint">Signed in ${when(device.created_at)} · last seen ${when(device.last_seen_at)}</span>
       <span class="row">
         ${!editing && html`<button class="link" onClick=${() => setEditing(true)}
