@@ -143,7 +143,7 @@ export function ChatSettings({ chatId }) {
         ${policy?.cleanup === false && html`<p class="hint">This chat keeps its media: nothing expires.</p>`}
       </form>
       <div class="settings"><${AutoDelete} view=${view} mayChange=${mayChange} /></div>
-      ${mayChange && html`<div class="settings"><${ExportPanel} chatId=${chatId} /></div>`}
+      ${(mayChange || view.chat?.permissions?.export) && html`<div class="settings"><${ExportPanel} chatId=${chatId} /></div>`}
       <div class="settings"><${DialogOptions} chatId=${chatId} /></div>
     </section>`;
 }
