@@ -137,8 +137,15 @@ async def populate(sv: Services, params: DialogsParams) -> int:
             return lambda: sv.chats.direct(owner, me)
         return lambda: sv.chats.create(owner, "group", f"dialog {i}", [me])
 
+    # Groups first, then the direct chats: on PostgreSQL a group and a direct
+    # chat created at once for the same two users can deadlock (a group appends
+    # its members' chat.joined updates in member order, a direct chat in user
+    # id order, so they lock the two users' update sequences in opposite orders).
+    groups = params.chats - params.direct
     chats = [c.chat_id for c in await _gather_bounded(
-        [create(i) for i in range(params.chats)], SETUP_CONCURRENCY)]
+        [create(i) for i in range(groups)], SETUP_CONCURRENCY)]
+    chats += [c.chat_id for c in await _gather_bounded(
+        [create(i) for i in range(groups, params.chats)], SETUP_CONCURRENCY)]
 
     def send(i: int, k: int) -> Any:
         sender = others[i % len(others)]  # the chat's owner
