@@ -215,6 +215,20 @@ async def test_preview_says_recalled_or_deleted(sv: Services) -> None:
         assert d.last_message.sender_id == bob and d.last_message.date == newest.date
 
 
+async def test_direct_chats_name_their_peer(sv: Services) -> None:
+    """A client names a direct chat from the list alone, without a chat.get."""
+    alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
+    with_bob = (await sv.chats.direct(alice, bob)).chat_id
+    with_me = (await sv.chats.direct(alice, alice)).chat_id
+    group = (await sv.chats.create(alice, "group", "Team", [bob, carol])).chat_id
+    peers = {d.chat.chat_id: d.peer_id for d in await listed(sv, alice)}
+    assert peers == {with_bob: bob, with_me: alice, group: None}
+    assert (await dialog(sv, bob, with_bob)).peer_id == alice
+    await sv.privacy.update(bob, {"read_receipts": False})  # the peer stays named
+    shown = await dialog(sv, alice, with_bob)
+    assert (shown.peer_id, shown.peer_read_pts) == (bob, None)
+
+
 async def test_unread_mentions_and_message_mentions(sv: Services) -> None:
     alice, bob, carol = await make_users(sv, "alice", "bob", "carol")
     chat = (await sv.chats.create(alice, "group", "g", [bob, carol])).chat_id
@@ -444,7 +458,7 @@ async def test_bench_dialogs_walks_every_dialog_once(tmp_path: Path,
     """Tiny counts, both engines: the workload runs and its walk is exact (no
     timing asserted; figures come from `tidings bench dialogs`)."""
     params = DialogsParams(chats=40, others=3, messages=2, pinned=2, hidden=4, page=7,
-                           requests=3)
+                           requests=3, direct=3)
     result = await run_dialogs(tmp_path / "bench", database_url, params)
     assert result.ok, result
     assert (result.walked, result.walk_duplicates, result.walk_pages) == (36, 0, 6)

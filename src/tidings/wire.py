@@ -243,6 +243,8 @@ class Dialog(msgspec.Struct, frozen=True):
     # direct chats: the other member's read cursor ("read" ticks); null in groups,
     # or when either member turned read receipts off
     peer_read_pts: int | None = None
+    # direct chats: the other user (yourself in a chat with yourself); null in groups
+    peer_id: int | None = None
 
 
 # -- updates ---------------------------------------------------------------

@@ -397,16 +397,19 @@ def connections(engine: str, database_url: str | None, json_path: Path | None,
 @click.option("--page", type=click.IntRange(min=1, max=200), default=50, show_default=True)
 @click.option("--requests", type=click.IntRange(min=1), default=500, show_default=True,
               help="first pages asked, one at a time, in process and over WebSocket")
+@click.option("--direct", type=click.IntRange(min=0, max=50), default=0, show_default=True,
+              help="of the chats, the newest this many are direct chats (one per other user)")
 def dialogs(engine: str, database_url: str | None, json_path: Path | None, chats: int,
-            messages: int, pinned: int, hidden: int, page: int, requests: int) -> None:
+            messages: int, pinned: int, hidden: int, page: int, requests: int,
+            direct: int) -> None:
     """chat.list: one user in many chats, first page latency."""
     from tidings.bench.dialogs import DIALOGS_COLUMNS, DialogsParams, run_dialogs
 
-    if pinned + hidden > chats:
-        raise click.BadParameter("pinned and hidden dialogs must fit in --chats",
+    if pinned + hidden + direct > chats:
+        raise click.BadParameter("pinned, hidden and direct dialogs must fit in --chats",
                                  param_hint="--hidden")
     params = DialogsParams(chats=chats, messages=messages, pinned=pinned, hidden=hidden,
-                           page=page, requests=requests)
+                           page=page, requests=requests, direct=direct)
     results = run_workload("dialogs", engine, database_url, json_path, DIALOGS_COLUMNS,
                            asdict(params), lambda d, url: run_dialogs(d, url, params))
     fail_unless_ok(results, "the walk over the pages missed or repeated a dialog")

@@ -6,7 +6,9 @@ the same facts): ``chats`` groups, each created by one of ``others`` users
 with the measured user as a member, ``messages`` messages in each from its
 owner (every tenth chat's last one mentions the user), the user's read
 cursor at the first message of every other chat, ``pinned`` dialogs pinned
-and ``hidden`` hidden. Chats are created a few at a time, so activity times
+and ``hidden`` hidden. With ``direct``, that many of the chats (the newest)
+are direct chats with one of the other users instead, whose rows name the
+peer and its read cursor. Chats are created a few at a time, so activity times
 are spread and tie in places, as they do.
 
 Measured:
@@ -55,10 +57,13 @@ class DialogsParams:
     hidden: int = 100
     page: int = 50
     requests: int = 500
+    direct: int = 0  # of the chats, direct ones with distinct other users
 
     def __post_init__(self) -> None:
-        if self.pinned + self.hidden > self.chats:
-            raise ValueError("pinned and hidden dialogs must fit in the chats")
+        if self.pinned + self.hidden + self.direct > self.chats:
+            raise ValueError("pinned, hidden and direct dialogs must fit in the chats")
+        if self.direct > self.others:
+            raise ValueError("each direct chat needs another user of its own")
 
     @property
     def listed(self) -> int:
@@ -128,10 +133,19 @@ async def populate(sv: Services, params: DialogsParams) -> int:
 
     def create(i: int) -> Any:
         owner = others[i % len(others)]
+        if i >= params.chats - params.direct:  # the owner is the peer
+            return lambda: sv.chats.direct(owner, me)
         return lambda: sv.chats.create(owner, "group", f"dialog {i}", [me])
 
+    # Groups first, then the direct chats: on PostgreSQL a group and a direct
+    # chat created at once for the same two users can deadlock (a group appends
+    # its members' chat.joined updates in member order, a direct chat in user
+    # id order, so they lock the two users' update sequences in opposite orders).
+    groups = params.chats - params.direct
     chats = [c.chat_id for c in await _gather_bounded(
-        [create(i) for i in range(params.chats)], SETUP_CONCURRENCY)]
+        [create(i) for i in range(groups)], SETUP_CONCURRENCY)]
+    chats += [c.chat_id for c in await _gather_bounded(
+        [create(i) for i in range(groups, params.chats)], SETUP_CONCURRENCY)]
 
     def send(i: int, k: int) -> Any:
         sender = others[i % len(others)]  # the chat's owner

@@ -122,10 +122,10 @@ class DialogService:
             if s.message.file_id is not None:  # the preview shows its file's state
                 shown = await self._file_views.attach_txn(txn, user_id, chat_id, [s.message])
                 stored[chat_id] = msgspec.structs.replace(s, message=shown[0])
-        peers = await read_store.peer_cursors_txn(
+        peers = await read_store.direct_peers_txn(
             txn, user_id, [chat.chat_id for _, chat in page if chat.kind == "direct"])
         return [_dialog(member, chat, stats.get(chat.chat_id, (0, 0, None)),
-                        stored.get(chat.chat_id), peers.get(chat.chat_id))
+                        stored.get(chat.chat_id), peers.get(chat.chat_id, (None, None)))
                 for member, chat in page]
 
     # -- settings ------------------------------------------------------------------
@@ -246,7 +246,8 @@ def _stats_key(member: MemberRow, chat_id: int, span: tuple[int, int]) -> StatsK
 
 
 def _dialog(member: MemberRow, chat: ChatRow, stats: tuple[int, int, int | None],
-            preview: StoredMessage | None, peer_read_pts: int | None) -> wire.Dialog:
+            preview: StoredMessage | None, peer: tuple[int | None, int | None]
+            ) -> wire.Dialog:
     unread, mentions, _ = stats
     message = None if preview is None else preview.message
     state: Literal["ok", "recalled", "deleted"] | None = None
@@ -258,7 +259,7 @@ def _dialog(member: MemberRow, chat: ChatRow, stats: tuple[int, int, int | None]
         read_pts=member.read_pts, role=member.role, pinned=member.pinned > 0,
         hidden=is_hidden(member, chat), muted_until=member.muted_until,
         unread_mentions=mentions, last_message_state=state, pinned_order=member.pinned,
-        peer_read_pts=peer_read_pts)
+        peer_id=peer[0], peer_read_pts=peer[1])
 
 
 # -- cursors: opaque to clients, checked strictly here --------------------------------

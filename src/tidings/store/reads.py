@@ -66,9 +66,11 @@ async def peer_read_pts_txn(txn: Txn, chat: ChatRow, user_id: int) -> int | None
     return int(peer[0][1])
 
 
-async def peer_cursors_txn(txn: Txn, user_id: int, chat_ids: list[int]) -> dict[int, int]:
-    """For direct chats: chat_id -> the other member's cursor, only where both
-    members share read receipts (a chat left out means null)."""
+async def direct_peers_txn(txn: Txn, user_id: int, chat_ids: list[int]
+                          ) -> dict[int, tuple[int, int | None]]:
+    """For direct chats: chat_id -> (the other user, their cursor). The cursor
+    is None unless both members share read receipts; the other user is the
+    caller themself in a chat with oneself. One statement for the whole page."""
     if not chat_ids:
         return {}
     cond, args = txn.engine.any_of("m.chat_id", 1, chat_ids)
@@ -78,9 +80,12 @@ async def peer_cursors_txn(txn: Txn, user_id: int, chat_ids: list[int]) -> dict[
     found: dict[int, list[tuple[int, int, int]]] = {}
     for r in rows:
         found.setdefault(int(r[0]), []).append((int(r[1]), int(r[2]), int(r[3])))
-    peers: dict[int, int] = {}
+    peers: dict[int, tuple[int, int | None]] = {}
     for chat_id, members in found.items():
         others = [m for m in members if m[0] != user_id]
-        if len(others) == 1 and all(m[2] for m in members):
-            peers[chat_id] = others[0][1]
+        if len(others) != 1:
+            peers[chat_id] = (user_id, None)
+            continue
+        shared = all(m[2] for m in members)
+        peers[chat_id] = (others[0][0], others[0][1] if shared else None)
     return peers

@@ -1,4 +1,4 @@
-// What the views ask for: the conversation list, a chat's message window
+// What the views ask for: a chat's members and message window
 // (newest page, older and newer pages, a jump to one message), sending,
 // recalling and reading. Each goes through the connection; the pushes and the
 // sync queue keep the result current.
@@ -7,47 +7,7 @@ import { store, chatView, changed, notify } from './store.js';
 import { PAGE } from './sync.js';
 import { loadUsers } from './users.js';
 
-let dialogsTimer = null;
-
-export function refreshDialogs() {
-  clearTimeout(dialogsTimer);
-  // In the background: a failure (offline) is repaired by the reconnect's reload.
-  dialogsTimer = setTimeout(() => loadDialogs().catch(() => {}), 100);
-}
-
-export async function loadDialogs() {
-  const result = await call('chat.list', { limit: 200 });
-  const rows = new Map();
-  const now = Math.floor(Date.now() / 1000);
-  result.chats.forEach((row, index) => {
-    // The server's order (last activity) as a number that sorts the same way.
-    row.activity = now - index;
-    rows.set(row.chat.chat_id, row);
-    const view = chatView(row.chat.chat_id);
-    view.chat = row.chat;
-    view.read_pts = Math.max(view.read_pts, row.read_pts);
-    view.role = row.role;
-  });
-  store.dialogs = rows;
-  const ids = new Set();
-  for (const row of rows.values()) {
-    if (row.last_message) ids.add(row.last_message.sender_id);
-  }
-  await loadUsers([...ids]);
-  await peersOf([...rows.values()]);
-  changed();
-}
-
-// A direct chat is named by the other member.
-async function peersOf(rows) {
-  const direct = rows.filter((r) => r.chat.kind === 'direct' && !r.peer_id);
-  await Promise.all(direct.map(async (row) => {
-    const view = chatView(row.chat.chat_id);
-    if (!view.members) await loadMembers(row.chat.chat_id);
-    const other = (view.members || []).find((m) => m.user_id !== store.me.user_id);
-    row.peer_id = other ? other.user_id : store.me.user_id;
-  }));
-}
+export { loadDialogs, refreshDialogs } from './dialogs.js';
 
 export async function loadMembers(chatId) {
   const result = await call('chat.get', { chat_id: chatId });

@@ -7,9 +7,12 @@ export const store = {
   status: 'signed-out',  // signed-out | connecting | online | offline
   chats: new Map(),      // chat_id -> ChatView (sync state and the loaded window)
   dialogs: new Map(),    // chat_id -> Dialog row of chat.list
+  dialogsCursor: null,   // chat.list's next_cursor: more conversations to page in
+  dialogsBase: 0,        // the time the list was loaded (rows sort below it)
   users: new Map(),      // user_id -> User
   presence: new Map(),   // user_id -> {status, last_seen}, of the users we follow
   route: { name: 'list' },
+  jumpTo: null,          // {chatId, msgId}: the message a chat opens at (a search result)
   notice: null,          // {kind: 'error'|'info', text}
 };
 

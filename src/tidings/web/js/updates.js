@@ -56,7 +56,11 @@ export function applyChatUpdate(view, u) {
       view.pending = view.pending.filter((p) => p.local_id !== u.message.local_id
         || u.message.sender_id !== store.me?.user_id);
       touchDialog(view, u, u.message);
+      // A chat below the pages of the list loaded so far comes to the top.
+      if (!store.dialogs.has(view.chat_id)) after.refreshDialogs = true;
       view.typing.delete(u.message.sender_id);
+      // The auto-delete setting changes by a system message (chat.set_message_ttl).
+      if (u.message.system?.action === 'ttl.changed') setChat(view, { message_ttl: u.message.system.seconds ?? null });
       break;
     case 'message.recalled':
       onMessage(view, u.msg_id, { ...EMPTY_CONTENT, recalled_at: u.recalled_at,

@@ -12,6 +12,8 @@ import { NewChat } from './new-chat.js';
 import { GroupInfo } from './group-info.js';
 import { JoinPage } from './join.js';
 import { PeoplePage } from './people.js';
+import { DevicesPage } from './devices.js';
+import { SearchPage } from './search.js';
 
 const STATUS = { connecting: 'Connecting…', offline: 'Offline — reconnecting…', online: 'Online' };
 
@@ -34,6 +36,8 @@ function Screen({ route }) {
     case 'new': return html`<${NewChat} />`;
     case 'people': return html`<${PeoplePage} />`;
     case 'info': return html`<${GroupInfo} chatId=${route.chatId} />`;
+    case 'devices': return html`<${DevicesPage} />`;
+    case 'search': return html`<${SearchPage} />`;
     case 'join': return html`<${JoinPage} invite=${route.invite} />`;
     default: return html`<section class="placeholder"><p>Choose a conversation.</p></section>`;
   }
@@ -48,7 +52,11 @@ export function App() {
       <aside class="sidebar">
         <div class="status-bar">
           <span class=${`status ${store.status}`} role="status" data-status=${store.status}>${STATUS[store.status] || ''}</span>
-          <button class="link" onClick=${signOut}>Sign out</button>
+          <span class="row">
+            <button class="link" onClick=${() => navigate({ name: 'search' })}>Search all chats</button>
+            <button class="link" onClick=${() => navigate({ name: 'devices' })}>Devices</button>
+            <button class="link" onClick=${signOut}>Sign out</button>
+          </span>
         </div>
         <${ChatList} />
       </aside>

@@ -1,9 +1,13 @@
 // The conversation list: pinned first, unread and mention badges, the last
-// message's preview, muted chats dimmed.
-import { html } from '../html.js';
+// message's preview, muted chats dimmed; the next page of chat.list loads as
+// it is scrolled to its end.
+import { html, useEffect, useRef } from '../html.js';
 import { store, sortedDialogs, navigate } from '../store.js';
 import { preview, time, userName } from '../format.js';
 import { Avatar } from './avatar.js';
+import { loadMoreDialogs } from '../dialogs.js';
+
+const EDGE = 200; // px from the end of the list that loads the next page
 
 // A direct chat shows the other member's picture; a group or channel its own.
 export function chatAvatar(row, size = 'small') {
@@ -50,8 +54,17 @@ function Row({ row, active }) {
 export function ChatList() {
   const rows = sortedDialogs();
   const current = store.route.chatId;
+  const list = useRef(null);
+  function onScroll() {
+    const el = list.current;
+    if (el && store.dialogsCursor && el.scrollHeight - el.scrollTop - el.clientHeight < EDGE) {
+      loadMoreDialogs().catch(() => {});
+    }
+  }
+  // A list shorter than the pane cannot be scrolled: fill the pane.
+  useEffect(onScroll, [rows.length, store.dialogsCursor]);
   return html`
-    <nav class="chat-list" aria-label="Conversations">
+    <nav class="chat-list" aria-label="Conversations" ref=${list} onScroll=${onScroll}>
       <div class="list-head">
         <h1>Chats</h1>
         <span class="row">
@@ -61,5 +74,6 @@ export function ChatList() {
       </div>
       ${rows.length === 0 && html`<p class="empty">No conversations yet.</p>`}
       <ul>${rows.map((row) => html`<${Row} key=${row.chat.chat_id} row=${row} active=${row.chat.chat_id === current} />`)}</ul>
+      ${store.dialogsCursor && html`<p class="empty more" aria-live="polite">Loading older conversations…</p>`}
     </nav>`;
 }

@@ -1,11 +1,14 @@
 // Chat settings (seed 000): "Message retention" — how long this chat keeps
-// photos, videos and files. Text and the conversation's structure are always
-// kept; only media lifetimes change.
+// photos, videos and files (text and the conversation's structure are always
+// kept; only media lifetimes change); "Auto-delete" — how long messages sent
+// from now on live (chat.set_message_ttl); exporting the history; and this
+// conversation's pin and mute.
 import { html, useEffect, useState } from '../html.js';
 import { call } from '../session.js';
 import { loadDialogs, loadMembers, mutate } from '../chats.js';
 import { chatView, navigate, notify, store, useStore } from '../store.js';
 import { retentionText } from '../format.js';
+import { ExportPanel } from './export.js';
 
 const DAY = 86400;
 const CHOICES = [
@@ -20,6 +23,42 @@ const CHOICES = [
 function choiceOf(seconds) {
   if (!seconds) return 'forever';
   return CHOICES.some((c) => c.value === String(seconds)) ? String(seconds) : 'custom';
+}
+
+// The presets chat.set_message_ttl always accepts; a custom value set by
+// another client shows as itself.
+const TTL_CHOICES = [
+  { value: null, label: 'Off' },
+  { value: DAY, label: '1 day' },
+  { value: 7 * DAY, label: '1 week' },
+  { value: 30 * DAY, label: '1 month' },
+];
+
+function AutoDelete({ view, mayChange }) {
+  useStore();
+  const current = view.chat?.message_ttl ?? null;
+  const choices = TTL_CHOICES.some((c) => c.value === current) ? TTL_CHOICES
+    : [...TTL_CHOICES, { value: current, label: `After ${retentionText(current)}` }];
+  async function set(seconds) {
+    if (seconds === current) return;
+    try {
+      await mutate('chat.set_message_ttl', { chat_id: view.chat_id, seconds });
+      view.chat = { ...view.chat, message_ttl: seconds };
+    } catch {
+      /* shown by mutate */
+    }
+  }
+  return html`
+    <fieldset disabled=${!mayChange || !view.chat}>
+      <legend>Auto-delete messages</legend>
+      <p class="hint">Messages sent from now on are deleted for everyone this long after they are sent. Earlier messages keep their own deadline.</p>
+      ${choices.map((c) => html`
+        <label class="choice" key=${String(c.value)}>
+          <input type="radio" name="auto-delete" checked=${current === c.value}
+                 onChange=${() => set(c.value)} />
+          ${c.label}
+        </label>`)}
+    </fieldset>`;
 }
 
 function DialogOptions({ chatId }) {
@@ -103,6 +142,8 @@ export function ChatSettings({ chatId }) {
         ${!mayChange && html`<p class="hint">Only the group's owner and admins change this.</p>`}
         ${policy?.cleanup === false && html`<p class="hint">This chat keeps its media: nothing expires.</p>`}
       </form>
+      <div class="settings"><${AutoDelete} view=${view} mayChange=${mayChange} /></div>
+      ${(mayChange || view.chat?.permissions?.export) && html`<div class="settings"><${ExportPanel} chatId=${chatId} /></div>`}
       <div class="settings"><${DialogOptions} chatId=${chatId} /></div>
     </section>`;
 }

@@ -36,32 +36,52 @@ export function PinnedBar({ view, onJump }) {
     </div>`;
 }
 
+// Search in this chat: by text, or by one of the chat's tags (message.list_tags,
+// then message.search with `tag`), or both.
 export function SearchPanel({ view, onJump, onClose }) {
   const [query, setQuery] = useState('');
+  const [tag, setTag] = useState(null);
+  const [tags, setTags] = useState([]);
   const [results, setResults] = useState(null);
-  async function search(e) {
-    e.preventDefault();
+  useEffect(() => {
+    call('message.list_tags', { chat_id: view.chat_id }).then((r) => setTags(r.tags), () => {});
+  }, [view.chat_id]);
+  async function search(text, byTag) {
+    const params = { chat_id: view.chat_id, limit: 50 };
+    if (text) params.query = text;
+    if (byTag) params.tag = byTag;
     try {
-      const result = await call('message.search', { chat_id: view.chat_id, query: query.trim(), limit: 50 });
+      const result = await call('message.search', params);
       setResults(result.results);
     } catch (error) {
       notify(error.message);
     }
   }
+  function pick(next) {
+    const chosen = next === tag ? null : next;
+    setTag(chosen);
+    if (chosen || query.trim().length >= 2) search(query.trim(), chosen);
+    else setResults(null);
+  }
   return html`
     <div class="search-panel">
-      <form class="row" role="search" onSubmit=${search}>
+      <form class="row" role="search" onSubmit=${(e) => { e.preventDefault(); search(query.trim(), tag); }}>
         <input type="search" aria-label="Search this chat" value=${query} minlength="2"
                onInput=${(e) => setQuery(e.target.value)} />
         <button type="submit" disabled=${query.trim().length < 2}>Search</button>
         <button type="button" class="link" onClick=${onClose}>Close</button>
       </form>
+      ${tags.length > 0 && html`
+        <div class="row tag-filter" role="group" aria-label="Filter by tag">
+          ${tags.map((t) => html`<button key=${t.tag} class=${`tag ${tag === t.tag ? 'chosen' : ''}`}
+              aria-pressed=${tag === t.tag} onClick=${() => pick(t.tag)}>#${t.tag} <span class="hint">${t.count}</span></button>`)}
+        </div>`}
       ${results && html`
         <ul class="search-results" aria-label="Search results">
           ${results.length === 0 && html`<li class="hint">Nothing found.</li>`}
           ${results.map((r) => html`<li key=${r.message.msg_id}>
             <button class="link" onClick=${() => onJump(r.message.msg_id)}>
-              ${time(r.message.date)} · ${r.message.text}</button></li>`)}
+              ${time(r.message.date)} · ${r.message.text || r.message.kind}</button></li>`)}
         </ul>`}
     </div>`;
 }

@@ -62,7 +62,15 @@ export function ChatView({ chatId }) {
     atBottom.current = true;
     setReplyTo(null);
     setReady(view.loaded);
-    openChat(chatId).then(() => setReady(true), (e) => notify(e.message));
+    openChat(chatId).then(() => {
+      setReady(true);
+      // Opened from a search result: show that message.
+      const wanted = store.jumpTo;
+      if (wanted?.chatId === chatId) {
+        store.jumpTo = null;
+        jump(wanted.msgId);
+      }
+    }, (e) => notify(e.message));
   }, [chatId]);
 
   const messages = [...view.messages.values()].sort((a, b) => a.msg_id - b.msg_id);

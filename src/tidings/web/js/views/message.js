@@ -1,6 +1,7 @@
 // One entry of the timeline: a system line, the "X recalled a message"
 // marker, or a message bubble with its reply preview, text (mentions
-// highlighted), media, reactions, time, read state and actions.
+// highlighted), media, tags, reactions, time, auto-delete deadline, read
+// state and actions.
 import { html, useState } from '../html.js';
 import { store } from '../store.js';
 import { mutate } from '../chats.js';
@@ -8,6 +9,7 @@ import { systemText, time, userName } from '../format.js';
 import { Media } from './media.js';
 import { ReadersDialog } from './readers.js';
 import { ForwardDialog, mayPin } from './chat-tools.js';
+import { TagChips, TagEditor, mayTag } from './tags.js';
 
 const RECALL_WINDOW = 120;
 
@@ -50,7 +52,16 @@ function ReadState({ message, view }) {
     ${open && html`<${ReadersDialog} message=${message} view=${view} onClose=${() => setOpen(false)} />`}`;
 }
 
-function Actions({ message, view, onReply }) {
+// "disappears in 23 hours": a message's auto-delete deadline (ttl_expires_at).
+export function disappearsIn(at, now = Date.now() / 1000) {
+  const left = Math.max(0, at - now);
+  if (left < 60) return 'disappears in a moment';
+  const [n, unit] = left < 3600 ? [Math.round(left / 60), 'minute']
+    : left < 86400 ? [Math.round(left / 3600), 'hour'] : [Math.round(left / 86400), 'day'];
+  return `disappears in ${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
+function Actions({ message, view, onReply, onTags }) {
   const [forwarding, setForwarding] = useState(false);
   const mine = message.sender_id === store.me.user_id;
   const admin = view.role === 'owner' || view.role === 'admin';
@@ -66,6 +77,7 @@ function Actions({ message, view, onReply }) {
       ${!expired && ((mine && fresh) || (admin && view.chat?.kind !== 'direct')) && html`
         <button class="link" onClick=${() => act('message.recall', { msg_id: message.msg_id })}>Recall</button>`}
       <button class="link" onClick=${() => setForwarding(true)}>Forward</button>
+      ${!expired && mayTag(message, view) && html`<button class="link" onClick=${onTags}>Tags</button>`}
       ${!expired && mayPin(view) && (view.pinned.has(message.msg_id)
         ? html`<button class="link" onClick=${() => act('message.unpin', { msg_id: message.msg_id })}>Unpin</button>`
         : html`<button class="link" onClick=${() => act('message.pin', { msg_id: message.msg_id })}>Pin</button>`)}
@@ -86,6 +98,7 @@ function Reactions({ message }) {
 
 export function MessageItem({ message, view, onReply, onJump, highlighted }) {
   const id = `msg-${message.chat_id}-${message.msg_id}`;
+  const [tagging, setTagging] = useState(false);
   if (message.kind === 'system') {
     return html`<li id=${id} class="system" data-msg-id=${message.msg_id}>${systemText(message)}</li>`;
   }
@@ -104,13 +117,16 @@ export function MessageItem({ message, view, onReply, onJump, highlighted }) {
         ${message.reply_preview && html`<${ReplyPreview} preview=${message.reply_preview} onJump=${onJump} />`}
         <${Media} message=${message} view=${view} />
         ${message.text && html`<${Text} message=${message} />`}
+        <${TagChips} tags=${message.tags} />
+        ${tagging && html`<${TagEditor} message=${message} onClose=${() => setTagging(false)} />`}
         <${Reactions} message=${message} />
         <div class="meta">
           <time datetime=${new Date(message.date * 1000).toISOString()}>${time(message.date)}</time>
+          ${message.ttl_expires_at && html`<span class="ttl" title=${new Date(message.ttl_expires_at * 1000).toLocaleString()}>⏱ ${disappearsIn(message.ttl_expires_at)}</span>`}
           ${mine && html`<${ReadState} message=${message} view=${view} />`}
         </div>
       </div>
-      <${Actions} message=${message} view=${view} onReply=${onReply} />
+      <${Actions} message=${message} view=${view} onReply=${onReply} onTags=${() => setTagging(!tagging)} />
     </li>`;
 }
 
