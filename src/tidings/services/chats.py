@@ -290,7 +290,10 @@ class ChatService:
         payload = {"chat": wire.to_builtins(chat.to_wire()), "joined_pts": joined_pts,
                    "visible_from": view.get("visible_from", joined_pts),
                    "read_pts": joined_pts - 1, **view}
-        for u in user_ids:
+        # In user id order, as a direct chat's creation writes its two users'
+        # updates: a group and a direct chat created at once for
+        # the same people would otherwise deadlock on PostgreSQL.
+        for u in sorted(user_ids):
             uu = await updates.append_user_update_txn(txn, u, now, "chat.joined", payload)
             publish_user_on_commit(txn, self._bus, u, [uu], joined_chats=[chat.chat_id],
                                    membership_pts=joined_pts)
