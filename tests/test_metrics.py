@@ -51,6 +51,8 @@ async def test_metrics_count_calls_latency_connections_and_bus_lag(tmp_path: Pat
             await alice.register("alice", PASSWORD)
             chat = await alice.create_group("Team", [])
             await alice.send_text(chat["chat_id"], "hello")
+            await alice.history(chat["chat_id"])
+            await alice.history(chat["chat_id"])
             try:
                 await alice.call("chat.get", {"chat_id": 10**9})
             except TidingsClientError as exc:
@@ -69,6 +71,8 @@ async def test_metrics_count_calls_latency_connections_and_bus_lag(tmp_path: Pat
     assert delta(f"tidings_rpc_duration_seconds_bucket{latency}") == 1
     assert delta("tidings_rpc_duration_seconds_count[('code', 'ok'), "
                  "('method', 'message.send')]") == 1
+    # Transactions by name: the two history reads, each timed once.
+    assert delta("tidings_db_txn_seconds_count[('name', 'message_history')]") == 2
     ws = "tidings_connections[('transport', 'ws')]"
     assert during[ws] - after[ws] == 1  # alice's connection, closed again
     # The send went out on Redis and came back: one more lag observation at least.
