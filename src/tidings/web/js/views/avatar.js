@@ -3,7 +3,8 @@
 // through a blob: URL), or the initials on a colour of its own when there is
 // none or it cannot be fetched.
 import { html, useEffect, useState } from '../html.js';
-import { blobUrl } from '../files.js';
+import { blobUrl, upload } from '../files.js';
+import { notify } from '../store.js';
 
 const COLOURS = 8;
 
@@ -26,4 +27,26 @@ export function Avatar({ fileId, name, seed = 0, size = 'small' }) {
   const cls = `avatar ${size}`;
   if (url) return html`<img class=${cls} src=${url} alt="" data-avatar-file=${fileId} />`;
   return html`<span class=${`${cls} initials av-${Math.abs(seed) % COLOURS}`} aria-hidden="true">${initials(name)}</span>`;
+}
+
+// A picture chosen in a file input: uploaded as an image with its progress
+// (null while idle), then handed to `use(fileId)`; a failure is shown unless
+// the connection dropped (the reconnect says so itself).
+export function usePictureUpload(use) {
+  const [progress, setProgress] = useState(null);
+  async function choose(e) {
+    const [file] = e.target.files;
+    e.target.value = '';
+    if (!file) return;
+    try {
+      setProgress(0);
+      const stored = await upload(file, 'image', setProgress);
+      await use(stored.file_id);
+    } catch (error) {
+      if (error.code !== 'DISCONNECTED') notify(error.message);
+    } finally {
+      setProgress(null);
+    }
+  }
+  return [progress, choose];
 }

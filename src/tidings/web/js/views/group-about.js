@@ -3,28 +3,14 @@
 import { html, useEffect, useRef, useState } from '../html.js';
 import { mutate } from '../chats.js';
 import { notify } from '../store.js';
-import { upload } from '../files.js';
 import { may } from '../permissions.js';
-import { Avatar } from './avatar.js';
+import { Avatar, usePictureUpload } from './avatar.js';
 
 function Picture({ view, chatId }) {
   const chat = view.chat || {};
-  const [progress, setProgress] = useState(null);
   const editable = may(view, 'change_info');
-  async function choose(e) {
-    const [file] = e.target.files;
-    e.target.value = '';
-    if (!file) return;
-    try {
-      setProgress(0);
-      const stored = await upload(file, 'image', setProgress);
-      await mutate('chat.update', { chat_id: chatId, avatar_file_id: stored.file_id });
-    } catch (error) {
-      if (error.code !== 'DISCONNECTED') notify(error.message);
-    } finally {
-      setProgress(null);
-    }
-  }
+  const [progress, choose] = usePictureUpload(
+    (fileId) => mutate('chat.update', { chat_id: chatId, avatar_file_id: fileId }));
   return html`
     <div class="picture">
       <${Avatar} fileId=${chat.avatar_file_id} name=${chat.title} seed=${chatId} size="large" />

@@ -7,8 +7,7 @@ import { loadDialogs } from '../chats.js';
 import { changed, navigate, notify, store, useStore } from '../store.js';
 import { loadUsers } from '../users.js';
 import { day, userName } from '../format.js';
-import { upload } from '../files.js';
-import { Avatar } from './avatar.js';
+import { Avatar, usePictureUpload } from './avatar.js';
 
 const PRIVACY = {
   find_me: ['Who can find me by username', ['everyone', 'contacts', 'nobody']],
@@ -29,27 +28,15 @@ async function resolve(username) {
 
 // My picture: an image uploaded as any file is, then set with user.update_profile.
 function MyPicture({ me }) {
-  const [progress, setProgress] = useState(null);
   async function set(fileId) {
     const { user } = await call('user.update_profile', { avatar_file_id: fileId });
     store.users.set(user.user_id, user);
     changed();
   }
-  async function choose(e) {
-    const [file] = e.target.files;
-    e.target.value = '';
-    if (!file) return;
-    try {
-      setProgress(0);
-      const stored = await upload(file, 'image', setProgress);
-      await set(stored.file_id);
-      notify('Picture saved.', 'info');
-    } catch (error) {
-      notify(error.message);
-    } finally {
-      setProgress(null);
-    }
-  }
+  const [progress, choose] = usePictureUpload(async (fileId) => {
+    await set(fileId);
+    notify('Picture saved.', 'info');
+  });
   return html`
     <div class="picture">
       <${Avatar} fileId=${me?.avatar_file_id} name=${me?.display_name || me?.username} seed=${store.me.user_id} size="large" />
