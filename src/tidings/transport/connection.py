@@ -203,11 +203,26 @@ class Connection:
         """The next frame's payload; None once the peer closed or the socket failed."""
         raise NotImplementedError
 
-    def _write_frames(self, frames: list[bytes]) -> bool:
-        """Hand these frames, in order, to the socket in one write; whether its
-        buffer is now above the high-water mark (then ``_drain`` before writing
-        more). Raises ConnectionError once the socket is closed or closing."""
+    def _open_socket(self) -> asyncio.WriteTransport:
+        """The socket to write to; raises ConnectionError once it is closed or
+        closing."""
         raise NotImplementedError
+
+    def _header(self, size: int) -> bytes:
+        """The framing's header of a frame of ``size`` bytes."""
+        raise NotImplementedError
+
+    def _write_frames(self, frames: list[bytes]) -> bool:
+        """Hand these frames, in order, to the socket in one write (so frames
+        never interleave); whether its buffer is now above the high-water mark
+        (then ``_drain`` before writing more)."""
+        socket = self._open_socket()
+        parts: list[bytes] = []
+        for frame in frames:
+            parts.append(self._header(len(frame)))
+            parts.append(frame)
+        socket.writelines(parts)
+        return socket.get_write_buffer_size() > socket.get_write_buffer_limits()[1]
 
     async def _drain(self) -> None:
         """Return once the socket's buffer is below its low-water mark."""
@@ -271,22 +286,27 @@ class Connection:
         self._flush_due = False
         if self._draining or self._write_failed or not self._out:
             return
-        frames = list(self._out)
-        self._out.clear()
         try:
-            full = self._write_frames(frames)
+            self._write_queued()
         except (ConnectionError, RuntimeError) as exc:
             self._stop_writing(exc)
             return
+        if self._draining:
+            self._out_ready.set()
+        else:
+            self._flushed.set()
+
+    def _write_queued(self) -> None:
+        """Hand every queued frame to the socket. Frames that filled its buffer
+        still count in ``_out_bytes`` until it drained (``_draining``)."""
+        frames = list(self._out)
+        self._out.clear()
         size = sum(map(len, frames))
-        if full:  # they count until the socket drained
+        if self._write_frames(frames):
             self._draining = True
             self._drained_size = size
-            self._out_ready.set()
-            return
-        self._out_bytes -= size
-        if not self._out:
-            self._flushed.set()
+        else:
+            self._out_bytes -= size
 
     def _stop_writing(self, exc: BaseException) -> None:
         log.debug("writer for device %s stopped: %s", self.device_id, exc)
@@ -303,15 +323,9 @@ class Connection:
                     await self._drain()
                     self._out_bytes -= self._drained_size
                     self._drained_size = 0
-                    frames = list(self._out)
-                    self._out.clear()
-                    if not frames:
-                        self._draining = False
-                    elif self._write_frames(frames):
-                        self._drained_size = sum(map(len, frames))
-                    else:
-                        self._out_bytes -= sum(map(len, frames))
-                        self._draining = False
+                    self._draining = False
+                    if self._out:
+                        self._write_queued()
                 self._flushed.set()  # no await since the last write: nothing queued
         except (ConnectionError, RuntimeError) as exc:
             self._stop_writing(exc)

@@ -84,16 +84,13 @@ class TcpConnection(Connection):
         self._send(JSON.encode({"hello": {"codec": codec.name}}))  # the last JSON frame
         self.codec = codec
 
-    def _write_frames(self, frames: list[bytes]) -> bool:
+    def _open_socket(self) -> asyncio.WriteTransport:
         if self.writer.is_closing():
             raise ConnectionResetError("the TCP connection is closed")
-        parts: list[bytes] = []
-        for frame in frames:
-            parts.append(HEADER.pack(len(frame)))
-            parts.append(frame)
-        socket = self.writer.transport
-        socket.writelines(parts)  # one write: frames never interleave
-        return socket.get_write_buffer_size() > socket.get_write_buffer_limits()[1]
+        return self.writer.transport
+
+    def _header(self, size: int) -> bytes:
+        return HEADER.pack(size)
 
     async def _drain(self) -> None:
         await self.writer.drain()

@@ -66,17 +66,13 @@ class WsConnection(Connection):
             return None
         return msg.data if isinstance(msg.data, bytes) else msg.data.encode()
 
-    def _write_frames(self, frames: list[bytes]) -> bool:
-        socket = self._socket
-        if self.ws.closed or socket.is_closing():
+    def _open_socket(self) -> asyncio.WriteTransport:
+        if self.ws.closed or self._socket.is_closing():
             raise ConnectionResetError("the WebSocket is closed")
-        opcode = self._opcode
-        parts: list[bytes] = []
-        for frame in frames:
-            parts.append(frame_header(opcode, len(frame)))
-            parts.append(frame)
-        socket.writelines(parts)
-        return socket.get_write_buffer_size() > socket.get_write_buffer_limits()[1]
+        return self._socket
+
+    def _header(self, size: int) -> bytes:
+        return frame_header(self._opcode, size)
 
     async def _drain(self) -> None:
         await self._http.drain()
