@@ -4,6 +4,7 @@
 // from now on live (chat.set_message_ttl); exporting the history; and this
 // conversation's pin and mute.
 import { html, useEffect, useState } from '../html.js';
+import { useOptimistic } from './optimistic.js';
 import { call } from '../session.js';
 import { loadDialogs, loadMembers, mutate } from '../chats.js';
 import { chatView, navigate, notify, store, useStore } from '../store.js';
@@ -39,23 +40,22 @@ function AutoDelete({ view, mayChange }) {
   const current = view.chat?.message_ttl ?? null;
   const choices = TTL_CHOICES.some((c) => c.value === current) ? TTL_CHOICES
     : [...TTL_CHOICES, { value: current, label: `After ${retentionText(current)}` }];
-  async function set(seconds) {
-    if (seconds === current) return;
-    try {
-      await mutate('chat.set_message_ttl', { chat_id: view.chat_id, seconds });
-      view.chat = { ...view.chat, message_ttl: seconds };
-    } catch {
-      /* shown by mutate */
-    }
-  }
+  // The choice shows at once and holds until the server answered it
+  // (optimistic.js): a re-render before the answer must not undo the click.
+  const { change, shown } = useOptimistic(async (_, seconds) => {
+    if (seconds === (view.chat?.message_ttl ?? null)) return;
+    await mutate('chat.set_message_ttl', { chat_id: view.chat_id, seconds });
+    view.chat = { ...view.chat, message_ttl: seconds };
+  });
+  const selected = shown('ttl', current);
   return html`
     <fieldset disabled=${!mayChange || !view.chat}>
       <legend>Auto-delete messages</legend>
       <p class="hint">Messages sent from now on are deleted for everyone this long after they are sent. Earlier messages keep their own deadline.</p>
       ${choices.map((c) => html`
         <label class="choice" key=${String(c.value)}>
-          <input type="radio" name="auto-delete" checked=${current === c.value}
-                 onChange=${() => set(c.value)} />
+          <input type="radio" name="auto-delete" checked=${selected === c.value}
+                 onChange=${() => change('ttl', c.value)} />
           ${c.label}
         </label>`)}
     </fieldset>`;
