@@ -224,11 +224,14 @@ def test_keyboard_alone_opens_a_chat_and_sends(people: People) -> None:
     start_direct(alice, bob)
     alice.send("ping")
     page = bob.page
-    # Tab through the page until the conversation is focused, then Enter opens it.
-    for _ in range(10):
+    # Tab through the page until the conversation is focused, then Enter opens it
+    # (the row arrives live: wait for it before tabbing past where it will be).
+    expect(page.locator(".chat-list .dialog-button", has_text=alice.name)).to_be_visible()
+    for _ in range(20):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.classList.contains('dialog-button')"):
             break
+    expect(page.locator(".chat-list .dialog-button:focus")).to_have_count(1)
     page.keyboard.press("Enter")
     expect(page.locator(".chat-head h2")).to_have_text(alice.name)
     bob.composer().focus()
