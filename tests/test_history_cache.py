@@ -17,6 +17,7 @@ from tidings.client import Client
 from tidings.clock import FakeClock
 from tidings.codecs import JSON, MSGPACK, PreEncoded
 from tidings.config import Settings
+from tidings.db import known_pts
 from tidings.jobs import build_runner
 from tidings.services.container import Services
 from tidings.services.history_pages import STATS, CachedPage, HistoryPageCache
@@ -186,3 +187,44 @@ async def test_a_real_server_serves_cached_pages_in_both_codecs(tmp_path: Path) 
         finally:
             for client in clients:
                 await client.close()
+
+
+async def test_a_hit_reads_nothing_where_this_process_makes_every_change(sv: Services) -> None:
+    """SQLite (one process writes the file): a repeated page is answered
+    without a statement, and a change made since is still seen at once.
+    PostgreSQL has other writers and reads the chat's pts on every page."""
+    alice, bob = await make_users(sv, "alice", "bob")
+    chat_id = (await sv.chats.create(alice, "group", "g", [bob])).chat_id
+    await send_text(sv, alice, chat_id, "one")
+    await same_as_database(sv, bob, chat_id)
+    known = sv.db.engine.known_pts
+    if sv.db.engine.name == "postgres":
+        assert known is None
+        return
+    assert known is not None and known.get(chat_id) is not None
+    statements: list[str] = []
+    reader = sv.db.engine._reader  # type: ignore[attr-defined]
+    reader.set_trace_callback(statements.append)
+    try:
+        page = await sv.timeline.history_page(bob, chat_id, None, None, None)
+        assert isinstance(page, PreEncoded) and statements == []
+        await send_text(sv, alice, chat_id, "two")
+        assert known.get(chat_id) is None  # forgotten once the send committed
+        assert [m.text for m in await same_as_database(sv, bob, chat_id)][-1] == "two"
+    finally:
+        reader.set_trace_callback(None)
+
+
+def test_known_pts_start_empty_when_a_file_is_opened_again(tmp_path: Path) -> None:
+    """Engines open on one file share what they know; once all closed (a
+    restore may replace the file), the next opening starts from nothing."""
+    path = tmp_path / "db.sqlite"
+    first = known_pts.acquire(path)
+    assert known_pts.acquire(path) is first  # a second node in this process
+    first.fill(7, 12)
+    known_pts.release(path)
+    assert known_pts.acquire(path) is first and first.get(7) == 12
+    known_pts.release(path)
+    known_pts.release(path)
+    assert known_pts.acquire(path).get(7) is None
+    known_pts.release(path)

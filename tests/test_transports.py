@@ -342,3 +342,52 @@ async def test_tcp_from_a_blocked_network_is_closed_with_4003(
                 raw(http, srv, "tcp+json") as link):
         frames, code = await link.until_closed()
     assert frames == [] and code == 4003
+
+
+async def test_pipelined_reads_and_writes_on_one_link_are_all_answered(
+        server: TidingsServer, combo: str, clients: list[Client],
+        http: aiohttp.ClientSession) -> None:
+    """Reads that never suspend (SQLite) are answered in the link's read loop,
+    writes in tasks of their own: a burst mixing both, with bad requests among
+    them, gets every answer, each under its id, and the reads see the link's
+    earlier committed writes."""
+    alice = await registered(server, combo, clients, "alice")
+    chat = await alice.call("chat.create", {"kind": "group", "title": "g", "member_ids": []})
+    chat_id = chat["chat"]["chat_id"]
+    assert server.node.dispatcher.runs_inline(
+        server.node.dispatcher.decode(b'{"method":"message.history","id":1}'))
+    assert not server.node.dispatcher.runs_inline(
+        server.node.dispatcher.decode(b'{"method":"message.send","id":1}'))
+    async with raw(http, server, combo) as link:
+        login = await link.call({"id": 0, "method": "auth.login", "params": {
+            "username": "alice", "password": PASSWORD, "device_name": "raw"}})
+        assert "result" in login, login
+        requests: list[dict[str, Any]] = []
+        for i in range(1, 61):
+            if i % 3 == 0:
+                requests.append({"id": i, "method": "message.send", "params": {
+                    "chat_id": chat_id, "local_id": f"l{i}", "text": f"t{i}"}})
+            elif i % 10 == 1:
+                requests.append({"id": i, "method": "message.history",
+                                 "params": {"chat_id": chat_id, "limit": 0}})
+            else:
+                requests.append({"id": i, "method": "message.history",
+                                 "params": {"chat_id": chat_id}})
+        for request in requests:
+            await link.send(request)
+        replies = {}
+        for _ in requests:
+            reply = await link.reply()
+            replies[reply["id"]] = reply
+        assert sorted(replies) == list(range(1, 61))
+        for i, reply in replies.items():
+            if i % 3 == 0:
+                assert reply["result"]["message"]["text"] == f"t{i}"
+            elif i % 10 == 1:
+                assert reply["error"]["code"] == "INVALID_PARAMS"
+            else:
+                assert isinstance(reply["result"]["messages"], list)
+        final = await link.call({"id": 99, "method": "message.history",
+                                 "params": {"chat_id": chat_id, "limit": 100}})
+        sent = [m["text"] for m in final["result"]["messages"] if m["kind"] == "text"]
+        assert sent == [f"t{i}" for i in range(3, 61, 3)]

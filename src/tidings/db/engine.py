@@ -21,6 +21,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from tidings.db.known_pts import KnownPts
+
 T = TypeVar("T")
 
 Row = Any  # sqlite3.Row or asyncpg.Record: both index by name and position
@@ -58,6 +60,9 @@ TxnFn = Callable[[Txn], Awaitable[T]]
 class Engine(Protocol):
     name: str
     write_concurrency: int  # independent write transactions worth running at once
+    reads_suspend: bool  # whether a read transaction waits on I/O (a network round trip)
+    # Chat pts kept in memory where this process makes every change (SQLite).
+    known_pts: KnownPts | None
 
     async def open(self) -> None: ...
 

@@ -13,6 +13,7 @@ from tidings.db.engine import (
     TxnFn,
     _AfterCommit,
 )
+from tidings.db.known_pts import KnownPts
 
 # -- PostgreSQL ---------------------------------------------------------------
 
@@ -53,6 +54,8 @@ class PostgresEngine:
     name = "postgres"
     for_update = " FOR UPDATE"
     json_array = "json_build_array"
+    reads_suspend = True
+    known_pts: KnownPts | None = None  # other nodes write too: the pts is always read
 
     def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 8,
                  write_lanes: int = 4) -> None:

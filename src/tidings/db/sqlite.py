@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from tidings.db import known_pts
 from tidings.db.engine import (
     _ENCODE_ERRORS,
     _SQLITE_SEARCH_INDEX,
@@ -22,6 +23,7 @@ from tidings.db.engine import (
     TxnFn,
     _AfterCommit,
 )
+from tidings.db.known_pts import KnownPts
 
 # -- SQLite -----------------------------------------------------------------
 
@@ -74,6 +76,7 @@ class SqliteEngine:
     for_update = ""
     json_array = "json_array"
     write_concurrency = 1  # one writer; a second would only wait for the lock
+    reads_suspend = False  # reads run on the event loop's thread, start to end
 
     def __init__(self, path: Path, *, synchronous: str = "normal",
                  wal_autocheckpoint: int = 10000) -> None:
@@ -84,6 +87,7 @@ class SqliteEngine:
         self._reader: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
         self._commit_thread: ThreadPoolExecutor | None = None
+        self.known_pts: KnownPts | None = None  # while open (see tidings.db.known_pts)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
@@ -101,6 +105,7 @@ class SqliteEngine:
         self._writer = self._connect()
         self._reader = self._connect()
         self._commit_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
+        self.known_pts = known_pts.acquire(self.path)
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -109,6 +114,8 @@ class SqliteEngine:
                 self._commit_thread.shutdown()
                 self._writer.close()
                 self._reader.close()
+                known_pts.release(self.path)
+                self.known_pts = None
                 self._writer = self._reader = self._commit_thread = None
 
     async def run(self, fn: TxnFn[T], *, write: bool, snapshot: bool = True) -> T:

@@ -13,6 +13,7 @@ from typing import Any
 
 from tidings import wire
 from tidings.db.engine import Txn
+from tidings.store import chat_pts
 
 
 async def allocate_pts_txn(txn: Txn, chat_id: int, count: int, now: int) -> int:
@@ -23,6 +24,7 @@ async def allocate_pts_txn(txn: Txn, chat_id: int, count: int, now: int) -> int:
     )
     if last is None:
         raise LookupError(f"chat {chat_id} does not exist")
+    chat_pts.moved_txn(txn, (chat_id,))
     return int(last) - count + 1
 
 
@@ -42,6 +44,7 @@ async def allocate_message_pts_txn(txn: Txn, counts: dict[int, int], now: int
     firsts = {int(r[0]): int(r[1]) - counts[int(r[0])] + 1 for r in rows}
     if len(firsts) != len(counts):
         raise LookupError(f"chats missing: {sorted(set(counts) - set(firsts))}")
+    chat_pts.moved_txn(txn, list(firsts))
     return firsts
 
 
@@ -80,6 +83,7 @@ async def append_chat_updates_many_txn(
     firsts = {int(r[0]): int(r[1]) - counts[int(r[0])] + 1 for r in found}
     if len(firsts) != len(counts):
         raise LookupError(f"chats missing: {sorted(set(counts) - set(firsts))}")
+    chat_pts.moved_txn(txn, list(firsts))
     rows: list[tuple[Any, ...]] = []
     written: dict[int, list[dict[str, Any]]] = {}
     for chat_id in sorted(counts):

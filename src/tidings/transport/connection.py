@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from prometheus_client import Counter
 
-from tidings.api.dispatcher import error_frame, guess_request_id
+from tidings.api.dispatcher import Request, error_frame, guess_request_id
 from tidings.codecs import Codec
 from tidings.errors import ErrorCode, TidingsError
 from tidings.services.auth import Identity
@@ -98,6 +98,10 @@ class Connection:
         self._flushed.set()
         self._inflight = asyncio.Semaphore(settings.max_inflight_requests)
         self._tasks: set[asyncio.Task[None]] = set()
+        # A request answered in the read loop (see Dispatcher.runs_inline), and
+        # what a drain waiting for it waits on.
+        self._inline_busy = False
+        self._inline_answered: asyncio.Event | None = None
         exempt = settings.rate_limit_exempt_loopback and is_loopback(remote)
         self._bucket = None if exempt else TokenBucket(
             settings.rate_limit_per_second, settings.rate_limit_burst,
@@ -191,6 +195,10 @@ class Connection:
 
     async def drain(self) -> None:
         """Wait for the requests in flight (on shutdown, and once revoked)."""
+        if self._inline_busy:  # suspended after all (authentication), in the read loop
+            if self._inline_answered is None:
+                self._inline_answered = asyncio.Event()
+            await self._inline_answered.wait()
         if self._tasks:
             await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
 
@@ -234,6 +242,7 @@ class Connection:
 
     async def _read_loop(self) -> None:
         limit = self.node.settings.max_frame_bytes
+        dispatcher = self.node.dispatcher
         while (data := await self._receive()) is not None:
             if self.state is State.REVOKED:
                 continue  # neither run nor answered: close 4001 follows
@@ -251,23 +260,31 @@ class Connection:
                         ErrorCode.RATE_LIMITED, "too many requests; slow down",
                         retry_after=retry_after), self.codec))
                     continue
-            if self.state is State.CONNECTED:
-                await self._handle(data, acquired=False)
+            request = dispatcher.decode(data, self.codec)
+            if self.state is State.CONNECTED or dispatcher.runs_inline(request):
+                # Authentication in order; reads that never suspend need no task.
+                self._inline_busy = True
+                try:
+                    self._send(await dispatcher.answer(self, request, self.codec))
+                finally:
+                    self._inline_busy = False
+                    if (answered := self._inline_answered) is not None:
+                        self._inline_answered = None
+                        answered.set()
                 continue
             await self._inflight.acquire()
             if self.state is not State.READY:  # revoked or closed while waiting
                 self._inflight.release()
                 continue
-            task = asyncio.create_task(self._handle(data, acquired=True))
+            task = asyncio.create_task(self._handle(request))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, data: bytes, *, acquired: bool) -> None:
+    async def _handle(self, request: Request) -> None:
         try:
-            self._send(await self.node.dispatcher.dispatch(self, data, self.codec))
+            self._send(await self.node.dispatcher.answer(self, request, self.codec))
         finally:
-            if acquired:
-                self._inflight.release()
+            self._inflight.release()
 
     def _send(self, frame: bytes) -> None:
         if self.state is not State.CLOSING:

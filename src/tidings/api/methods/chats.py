@@ -41,12 +41,12 @@ async def leave(sv: Services, caller: Caller, p: s.ChatId) -> Any:
     return {"pts": await sv.chats.leave(require_user(caller.user_id), p.chat_id)}
 
 
-@registry.method("chat.get", s.ChatId)
+@registry.method("chat.get", s.ChatId, reads_only=True)
 async def get(sv: Services, caller: Caller, p: s.ChatId) -> Any:
     return await sv.chats.get(require_user(caller.user_id), p.chat_id)
 
 
-@registry.method("chat.list", ListDialogs)
+@registry.method("chat.list", ListDialogs, reads_only=True)
 async def list_dialogs(sv: Services, caller: Caller, p: ListDialogs) -> Any:
     return await sv.dialogs.list_dialogs(require_user(caller.user_id), p.limit, p.cursor,
                                          p.include_hidden)

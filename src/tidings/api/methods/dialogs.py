@@ -34,7 +34,7 @@ async def mute(sv: Services, caller: Caller, p: s.MuteDialog) -> Any:
     return {"muted_until": until}
 
 
-@registry.method("message.mentions", s.ListMentions)
+@registry.method("message.mentions", s.ListMentions, reads_only=True)
 async def mentions(sv: Services, caller: Caller, p: s.ListMentions) -> Any:
     return await sv.dialogs.mentions(require_user(caller.user_id), p.chat_id, p.limit,
                                      p.cursor)

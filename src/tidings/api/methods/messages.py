@@ -23,7 +23,7 @@ async def send(sv: Services, caller: Caller, p: s.Send) -> Any:
     return {"message": await sv.messages.send(request)}
 
 
-@registry.method("message.history", s.History)
+@registry.method("message.history", s.History, reads_only=True)
 async def history(sv: Services, caller: Caller, p: s.History) -> Any:
     # A shared page arrives with its JSON encoded (``services.history_pages``).
     found = await sv.timeline.history_page(require_user(caller.user_id), p.chat_id, p.before,
@@ -31,7 +31,7 @@ async def history(sv: Services, caller: Caller, p: s.History) -> Any:
     return {"messages": found}
 
 
-@registry.method("message.get", s.GetMessages)
+@registry.method("message.get", s.GetMessages, reads_only=True)
 async def get(sv: Services, caller: Caller, p: s.GetMessages) -> Any:
     return {"messages": await sv.timeline.get(require_user(caller.user_id), p.chat_id,
                                               p.msg_ids)}
@@ -54,14 +54,14 @@ async def clear_history(sv: Services, caller: Caller, p: s.ClearHistory) -> Any:
                                            p.for_everyone)
 
 
-@registry.method("message.replies", s.Replies)
+@registry.method("message.replies", s.Replies, reads_only=True)
 async def replies(sv: Services, caller: Caller, p: s.Replies) -> Any:
     found = await sv.timeline.replies(require_user(caller.user_id), p.chat_id, p.msg_id,
                                       p.limit, p.before)
     return {"messages": found}
 
 
-@registry.method("message.reply_graph", s.ReplyGraph)
+@registry.method("message.reply_graph", s.ReplyGraph, reads_only=True)
 async def reply_graph(sv: Services, caller: Caller, p: s.ReplyGraph) -> Any:
     edges = await sv.timeline.reply_graph(require_user(caller.user_id), p.chat_id, p.since,
                                           p.until)

@@ -12,10 +12,10 @@ class Registry:
     def __init__(self) -> None:
         self.methods: list[Method] = []
 
-    def method(self, name: str, params: type[Params], *, public: bool = False
-               ) -> Callable[[Handler], Handler]:
+    def method(self, name: str, params: type[Params], *, public: bool = False,
+               reads_only: bool = False) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.methods.append(Method(name, params, handler, public))
+            self.methods.append(Method(name, params, handler, public, reads_only))
             return handler
 
         return register
