@@ -5,8 +5,11 @@ workload runs and counts correctly, never how fast."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 
 from tidings.bench.bigroup import BigroupParams, run_bigroup
@@ -15,6 +18,7 @@ from tidings.bench.history import HistoryParams, run_history
 from tidings.bench.ingest_floor import ingest_floor
 from tidings.bench.probe import measure
 from tidings.bench.service_ingest import ServiceParams, service_ingest
+from tidings.config import Settings
 from tidings.testing import test_settings
 
 from .conftest import REDIS_URL
@@ -68,6 +72,10 @@ async def test_ingest_floor_copies_every_row_of_the_run(tmp_path: Path,
     assert (floor.db_cpu_seconds is not None) == (database_url is not None)
     service.floor_cpu_us_per_msg = floor.total_cpu_us_per_msg
     assert service.cpu_vs_floor is not None and service.cpu_vs_floor > 0
+    # ... and their search index rows, the same messages with the same terms
+    indexed, copied = await _index_rows(test_settings(data_dir, database_url))
+    assert len(indexed) >= 300 and copied == indexed
+
 
 
 async def test_fanout_over_two_workers(tmp_path: Path, pg_url: str,
@@ -83,3 +91,26 @@ def test_machine_floor_probe() -> None:
     floor = measure()
     assert floor.loopback_send_us > 0 and floor.syscall_us >= 0
     assert "syscall" in floor.line()
+
+async def _index_rows(settings: Settings) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """What tidings' search index and the floor's copy of it hold."""
+    if settings.database_url is None:
+        conn = sqlite3.connect(settings.sqlite_path)
+        try:
+            def rows(prefix: str) -> list[tuple[Any, ...]]:
+                # Contentless FTS5 keeps no terms: the docs a word of the bench's
+                # text finds, with the chat and message each maps to.
+                return sorted(conn.execute(
+                    f"SELECT d.doc_id, d.chat_id, d.msg_id FROM {prefix}_search_docs d"
+                    f" JOIN {prefix}_search_terms f ON f.rowid = d.doc_id"
+                    f" WHERE {prefix}_search_terms MATCH 'fox'").fetchall())
+            return rows("message"), rows("floor")
+        finally:
+            conn.close()
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        query = "SELECT chat_id, msg_id, terms::text FROM {} ORDER BY 1, 2"
+        return ([tuple(r) for r in await conn.fetch(query.format("message_search"))],
+                [tuple(r) for r in await conn.fetch(query.format("floor_search"))])
+    finally:
+        await conn.close()
