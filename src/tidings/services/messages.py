@@ -29,7 +29,7 @@ from tidings.services.message_targets import lock_membership_txn
 from tidings.services.notify import publish_chat_on_commit, publish_user_on_commit
 from tidings.services.timeline import preview_of
 from tidings.services.webhook_events import WebhookEvents
-from tidings.store import chats, contacts, files, messages, search, updates
+from tidings.store import chats, contacts, files, messages, search, search_terms, updates
 
 MESSAGES_SENT = Counter("tidings_messages_sent_total", "Messages committed")
 
@@ -47,6 +47,10 @@ class SendRequest(msgspec.Struct, frozen=True):
     burn_after_seconds: int | None = None
     forward_from: wire.ForwardFrom | None = None  # set by message.forward
     card: wire.Card | None = None  # set by user.share_card (kind "card")
+    # The text's part of its search index entry, computed by ``send`` before
+    # the request queues, so the chat's transaction (one at a time per chat)
+    # does not spend its time on it.
+    index_text: str | None = None
 
 
 class _BatchCheck:
@@ -57,6 +61,8 @@ class _BatchCheck:
         self.first_of: dict[tuple[int, int, str], int] = {}  # key -> first request with it
         self.accepted: list[int] = []  # requests that will get a new message
         self.previews: dict[int, wire.ReplyPreview] = {}  # request -> its reply's preview
+        # (chat, sender), media, @all: sends permissions.check_send allowed
+        self.allowed: set[tuple[tuple[int, int], bool, bool]] = set()
         self.files: dict[int, files.FileRow] = {}  # file_id -> its row, for media sends
 
     def resolve(self, batch: list[SendRequest]) -> list[wire.Message | TidingsError]:
@@ -96,8 +102,8 @@ def _mentioned(req: SendRequest) -> set[int]:
 
 
 def _mentions_all(req: SendRequest) -> bool:
-    return req.forward_from is None and any(e.type == "mention_all"
-                                            for e in req.entities or ())
+    return bool(req.entities) and req.forward_from is None and any(
+        e.type == "mention_all" for e in req.entities or ())
 
 
 def _check_mentions(req: SendRequest,
@@ -186,8 +192,9 @@ class MessageService:
 
     async def send(self, req: SendRequest) -> wire.Message:
         self.check_send(req)
-        message = await self._lanes[req.chat_id % len(self._lanes)].submit(req)
-        return message
+        if req.text is not None and req.index_text is None:
+            req = msgspec.structs.replace(req, index_text=search_terms.text_entry(req.text))
+        return await self._lanes[req.chat_id % len(self._lanes)].submit(req)
 
     async def _send_batch(self, batch: list[SendRequest]
                           ) -> list[wire.Message | TidingsError]:
@@ -230,7 +237,13 @@ class MessageService:
                     check.results[i] = _same_request(stored[key], req)
                 elif key not in check.first_of:
                     access.check_not_expired(chat, now)
-                    permissions.check_send(chat, member, req.kind, _mentions_all(req), now)
+                    mentions_all = _mentions_all(req)
+                    # One decision per sender, chat and kind of send in a batch (it
+                    # decodes the chat's permissions).
+                    allowed = (key[:2], req.kind in wire.MEDIA_KINDS, mentions_all)
+                    if allowed not in check.allowed:
+                        permissions.check_send(chat, member, req.kind, mentions_all, now)
+                        check.allowed.add(allowed)
                     if req.entities:
                         _check_mentions(req, members)
                     if req.burn_after_seconds is not None and chat.kind != "direct":
@@ -294,6 +307,7 @@ class MessageService:
         firsts = await updates.allocate_message_pts_txn(
             txn, {chat_id: len(indexes) for chat_id, indexes in to_write.items()}, now)
         written: list[wire.Message] = []
+        text_entries: list[str | None] = []
         for chat_id, indexes in sorted(to_write.items()):
             ttl = chat_rows[chat_id].message_ttl
             fresh = [self._new_message(batch[i], firsts[chat_id] + k, now, ttl,
@@ -304,6 +318,7 @@ class MessageService:
             for i, m in zip(indexes, fresh, strict=True):
                 check.results[i] = m
             written += fresh
+            text_entries += [batch[i].index_text for i in indexes]
             publish_chat_on_commit(txn, self._bus, chat_id,
                                    [wire.message_update(m) for m in fresh])
             replied = Tally(m.reply_to for m in fresh if m.reply_to is not None)
@@ -316,7 +331,7 @@ class MessageService:
                  if m.card is not None]
         if cards:
             await contacts.insert_cards_txn(txn, cards)
-        await search.index_messages_txn(txn, written)
+        await search.index_messages_txn(txn, written, text_entries)
         await self._write_mentions_txn(txn, batch, to_write, check, now)
         txn.call_after(lambda: MESSAGES_SENT.inc(len(written)))
 

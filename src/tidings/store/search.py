@@ -94,16 +94,21 @@ def searchable(m: wire.Message) -> bool:
     return bool(m.text) and m.kind != "system" and m.recalled_at is None
 
 
-async def index_messages_txn(txn: Txn, written: list[wire.Message]) -> None:
+async def index_messages_txn(txn: Txn, written: list[wire.Message],
+                             text_entries: list[str | None] | None = None) -> None:
     """Index the text of freshly written messages (in the transaction that writes
-    them); messages without text, and system messages, are skipped."""
+    them); messages without text, and system messages, are skipped.
+    ``text_entries``, in the order of ``written``, are their texts' parts of
+    the entry where already computed (``search_terms.text_entry``)."""
     ordered = txn.engine.search_index_ordered
     rows = []
-    for m in written:
+    for i, m in enumerate(written):
         if searchable(m):
             assert m.text is not None
-            entry = search_terms.index_entry(m.chat_id, m.text,
-                                             None if ordered else m.date)
+            part = text_entries[i] if text_entries is not None else None
+            entry = search_terms.entry_of(
+                search_terms.text_entry(m.text) if part is None else part, m.chat_id,
+                None if ordered else m.date)
             if entry:
                 rows.append((m.chat_id, m.msg_id, entry))
     if not rows:
