@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
+from tidings.app import StartupError, TidingsServer
 from tidings.cli import main
 from tidings.config import load_settings
+from tidings.testing import running_server, test_settings
 
 
 def test_defaults() -> None:
@@ -106,3 +110,21 @@ def test_serve_and_migrate_report_startup_failures_in_one_line(tmp_path: Path) -
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: cannot start: OSError: ")
     assert result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
+async def test_a_second_server_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
+    """The embedded profile is one process per file; PostgreSQL nodes are many."""
+    settings = test_settings(tmp_path / "data")
+    async with running_server(settings):
+        second = TidingsServer(settings)
+        with pytest.raises(StartupError, match="another tidings serve is using"):
+            await second.start_or_explain()
+        # an operator command beside the running server is fine
+        admin = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tidings", "admin", "storage-report", "--data-dir",
+            str(settings.data_dir), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT)
+        output, _ = await admin.communicate()
+        assert admin.returncode == 0, output
+    async with running_server(settings) as again:  # free once the first stopped
+        assert again.node.ready

@@ -26,6 +26,7 @@ from tidings.db.migrate import migrate
 from tidings.gc_tuning import tune_for_serving
 from tidings.jobs import build_runner
 from tidings.jobs.webhooks import WebhookDeliverer
+from tidings.serve_lock import ServeLock
 from tidings.services.container import Services
 from tidings.services.media_metrics import MediaMetrics
 from tidings.services.queue_metrics import QueueMetrics
@@ -93,6 +94,8 @@ class TidingsServer:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.db = open_database(settings)
+        # SQLite: one serving process per file (tidings.serve_lock).
+        self._serve_lock = None if settings.is_postgres else ServeLock(settings.sqlite_path)
         self.services = Services.build(settings, self.clock, self.db, create_bus(settings),
                                        load_secret(settings))
         self.node = Node(settings, self.services, Dispatcher(self.services, all_methods()))
@@ -118,6 +121,8 @@ class TidingsServer:
         return f"tcp://{self.settings.host}:{self.tcp_port}"
 
     async def start(self) -> None:
+        if self._serve_lock is not None:
+            self._serve_lock.acquire()
         await self.db.engine.open()
         await migrate(self.db, self.clock.now())
         await self.services.start()
@@ -162,6 +167,8 @@ class TidingsServer:
             await self._runner.cleanup()
             self._runner = None
         await self.db.engine.close()
+        if self._serve_lock is not None:
+            self._serve_lock.release()
 
     async def serve_forever(self) -> None:
         stop = asyncio.Event()
