@@ -121,12 +121,12 @@ async def test_a_rolled_back_send_records_no_event(
         real = message_service.search.index_messages_txn
         calls = 0
 
-        async def fail_once(txn: Txn, written: Any) -> None:
+        async def fail_once(txn: Txn, written: Any, text_entries: Any = None) -> None:
             nonlocal calls
             calls += 1
             if calls == 1:  # after the outbox rows were written in this transaction
                 raise RuntimeError("the disk is full")
-            await real(txn, written)
+            await real(txn, written, text_entries)
 
         monkeypatch.setattr(message_service.search, "index_messages_txn", fail_once)
         with pytest.raises(TidingsError) as refused:

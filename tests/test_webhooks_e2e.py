@@ -56,13 +56,18 @@ async def test_presence_and_messages_reach_the_backend(tmp_path: Path,
                 await until(rec, lambda evs: sum(
                     e["kind"] == "user.offline" and e["user_id"] == b["user_id"]
                     for e in evs) == 2)
+                await alice.close()  # her going offline reaches the backend too
+                await until(rec, lambda evs: any(
+                    e["kind"] == "user.offline" and e["user_id"] == a["user_id"]
+                    for e in evs))
             finally:
                 await alice.close()
     events = rec.accepted()
     assert all(p.signed for p in rec.posts)
     assert [e["kind"] for e in events if e.get("user_id") == b["user_id"]] == [
         "user.online", "user.offline", "user.online", "user.offline"]
-    assert [e["kind"] for e in events if e.get("user_id") == a["user_id"]] == ["user.online"]
+    assert [e["kind"] for e in events if e.get("user_id") == a["user_id"]] == [
+        "user.online", "user.offline"]
     in_chat = [e for e in events if e.get("chat_id") == chat_id]
     assert [(e["kind"], e.get("message", {}).get("msg_id", e.get("msg_id")))
             for e in in_chat] == [("message.sent", offline_msg["msg_id"]),

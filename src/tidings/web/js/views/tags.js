@@ -19,15 +19,23 @@ export function TagChips({ tags, onPick }) {
 
 export function TagEditor({ message, onClose }) {
   const [text, setText] = useState('');
+  // While a tag is saved the field is read-only (it keeps focus): a tag typed
+  // meanwhile would be cleared with the saved one, or added to the list as it
+  // was before the save.
+  const [saving, setSaving] = useState(false);
   const tags = message.tags || [];
   const set = (next) => mutate('message.set_attributes',
-    { chat_id: message.chat_id, msg_id: message.msg_id, tags: next }).catch(() => {});
+    { chat_id: message.chat_id, msg_id: message.msg_id, tags: next }).then(() => true, () => false);
   async function add(e) {
     e.preventDefault();
     const tag = text.trim();
-    if (!tag) return;
-    await set([...tags, tag]);
-    setText('');
+    if (!tag || saving) return;
+    setSaving(true);
+    try {
+      if (await set([...tags, tag])) setText('');
+    } finally {
+      setSaving(false);
+    }
   }
   return html`
     <div class="tag-editor">
@@ -36,8 +44,9 @@ export function TagEditor({ message, onClose }) {
           <button class="link" onClick=${() => set(tags.filter((t) => t !== tag))}
                   aria-label=${`Remove tag ${tag}`}>×</button></span></li>`)}</ul>
       <form class="row" onSubmit=${add}>
-        <input aria-label="Add a tag" value=${text} maxlength="32" onInput=${(e) => setText(e.target.value)} />
-        <button type="submit" class="secondary" disabled=${!text.trim() || tags.length >= 10}>Add</button>
+        <input aria-label="Add a tag" value=${text} maxlength="32" readOnly=${saving}
+               onInput=${(e) => setText(e.target.value)} />
+        <button type="submit" class="secondary" disabled=${saving || !text.trim() || tags.length >= 10}>Add</button>
         <button type="button" class="link" onClick=${onClose}>Done</button>
       </form>
     </div>`;
