@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tidings.errors import TidingsError
+from tidings.errors import ErrorCode, TidingsError
 from tidings.services.group_commit import GroupCommitter
 
 HOUR = 3600.0  # a delay no test waits out: reaching it would hang the test
@@ -82,3 +82,40 @@ async def test_stopping_commits_what_waits_without_the_delay() -> None:
         await committer.stop()
         assert await waiting == "ok a"
     assert rec.batches == [["x", "y"], ["a"]]
+
+
+async def test_a_sliced_batch_is_answered_in_order_over_loop_turns() -> None:
+    """``answer_slice`` (sends on PostgreSQL): every request gets its own
+    answer, errors included, a slice per loop turn, so the next batch's
+    transaction runs between slices instead of after every caller woke."""
+    batches: list[list[str]] = []
+    answered: list[str] = []
+    second_started_after = -1
+
+    async def run(batch: list[str]) -> list[str | TidingsError]:
+        nonlocal second_started_after
+        if batches:
+            second_started_after = len(answered)
+        batches.append(list(batch))
+        return [TidingsError(ErrorCode.FORBIDDEN, "no") if req == "r3" else f"ok {req}"
+                for req in batch]
+
+    committer: GroupCommitter[str, str] = GroupCommitter(run, 100, answer_slice=2)
+    committer.start()
+
+    async def caller(req: str) -> str:
+        try:
+            result = await committer.submit(req)
+        except TidingsError as exc:
+            result = exc.code.value
+        answered.append(req)
+        if req == "r0":  # the first answered asks again, while the rest wait
+            await committer.submit("again")
+        return result
+
+    results = await asyncio.gather(*(caller(f"r{i}") for i in range(7)))
+    await committer.stop()
+    assert results == ["ok r0", "ok r1", "ok r2", "FORBIDDEN", "ok r4", "ok r5", "ok r6"]
+    assert answered == [f"r{i}" for i in range(7)]
+    assert batches == [[f"r{i}" for i in range(7)], ["again"]]
+    assert 0 < second_started_after < 7  # the next batch began between slices

@@ -92,7 +92,7 @@ class Dispatcher:
         self.services = services
         self.methods = {m.name: m for m in methods}
         self._decoders = {m.name: msgspec.json.Decoder(m.params) for m in self.methods.values()}
-        self._inline = frozenset() if services.db.engine.reads_suspend else frozenset(
+        self._inline = frozenset() if services.db.engine.statements_suspend else frozenset(
             m.name for m in self.methods.values() if m.reads_only)
 
     async def dispatch(self, caller: Caller, frame: bytes | str, codec: Codec = JSON

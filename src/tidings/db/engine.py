@@ -60,7 +60,9 @@ TxnFn = Callable[[Txn], Awaitable[T]]
 class Engine(Protocol):
     name: str
     write_concurrency: int  # independent write transactions worth running at once
-    reads_suspend: bool  # whether a read transaction waits on I/O (a network round trip)
+    # Whether a statement waits on I/O (a database server): the event loop runs
+    # other work meanwhile. SQLite statements run on the loop thread, start to end.
+    statements_suspend: bool
     # Chat pts kept in memory where this process makes every change (SQLite).
     known_pts: KnownPts | None
 

@@ -54,7 +54,7 @@ class PostgresEngine:
     name = "postgres"
     for_update = " FOR UPDATE"
     json_array = "json_build_array"
-    reads_suspend = True
+    statements_suspend = True
     known_pts: KnownPts | None = None  # other nodes write too: the pts is always read
 
     def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 8,

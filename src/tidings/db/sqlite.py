@@ -76,7 +76,7 @@ class SqliteEngine:
     for_update = ""
     json_array = "json_array"
     write_concurrency = 1  # one writer; a second would only wait for the lock
-    reads_suspend = False  # reads run on the event loop's thread, start to end
+    statements_suspend = False  # statements run on the event loop's thread, start to end
 
     def __init__(self, path: Path, *, synchronous: str = "normal",
                  wal_autocheckpoint: int = 10000) -> None:

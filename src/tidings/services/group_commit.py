@@ -21,6 +21,14 @@ push frame per chat, for at most ``delay`` more latency. It holds only when
 the previous batch had company (two requests or more): a lone client sending
 one request at a time has no one to wait for and is never held. Requests
 that queued behind a running transaction already waited and go at once.
+
+With ``answer_slice`` (sends on PostgreSQL) a committed batch is answered
+that many requests per event-loop turn. Answering wakes every caller, and
+their Python (the reply, the next request) would otherwise all run before
+the next transaction could send its next statement, leaving the database
+idle; between slices the next batch's statements go out, so the callers'
+work overlaps the database's. Where statements run on the loop's own thread
+(SQLite) nothing can overlap, and slices only add loop turns.
 """
 
 from __future__ import annotations
@@ -61,10 +69,12 @@ def _storage_rejected(exc: BaseException) -> bool:
 
 class GroupCommitter(Generic[Req, Res]):
     def __init__(self, run_batch: BatchFn[Req, Res], max_batch: int, *,
+                 answer_slice: int = 0,
                  is_request_fault: Callable[[BaseException], bool] = _storage_rejected,
                  delay: float = 0.0) -> None:
         self._run_batch = run_batch
         self._max_batch = max_batch
+        self._answer_slice = answer_slice  # requests answered per loop turn (0: all)
         self._is_request_fault = is_request_fault
         self._delay = delay  # seconds a lone batch waits for company
         self._queue: deque[tuple[Req, asyncio.Future[Res]]] = deque()
@@ -177,16 +187,26 @@ class GroupCommitter(Generic[Req, Res]):
             if not future.done():
                 future.set_exception(error)
 
-    @staticmethod
-    def _answer(batch: list[tuple[Req, asyncio.Future[Res]]],
-                results: list[Res | TidingsError]) -> None:
-        for (_, future), result in zip(batch, results, strict=True):
+    def _answer(self, batch: list[tuple[Req, asyncio.Future[Res]]],
+                results: list[Res | TidingsError], start: int = 0) -> None:
+        """Answer ``batch`` from ``start``: all of it, or one slice now and the
+        next on the loop's next turn."""
+        if len(results) != len(batch):
+            raise ValueError(f"{len(results)} results for {len(batch)} requests")
+        end = len(batch)
+        if self._answer_slice:
+            end = min(end, start + self._answer_slice)
+        for i in range(start, end):
+            future = batch[i][1]
             if future.done():
                 continue
+            result = results[i]
             if isinstance(result, TidingsError):
                 future.set_exception(result)
             else:
                 future.set_result(result)
+        if end < len(batch):
+            asyncio.get_running_loop().call_soon(self._answer, batch, results, end)
 
 
 def _unavailable() -> TidingsError:
