@@ -56,8 +56,8 @@ class SendRequest(msgspec.Struct, frozen=True):
     forward_from: wire.ForwardFrom | None = None  # set by message.forward
     card: wire.Card | None = None  # set by user.share_card (kind "card")
     # The text's part of its search index entry, computed by ``send`` before
-    # the request queues, so the chat's transaction (one at a time per chat)
-    # does not spend its time on it.
+    # the request queues where the database is a server, so the chat's
+    # transaction (one at a time per chat) does not spend its time on it.
     index_text: str | None = None
 
 
@@ -145,6 +145,9 @@ class MessageService:
                            is_request_fault=self._is_request_fault,
                            delay=settings.push_delay_ms / 1000)
             for _ in range(db.engine.write_concurrency)]
+        # Work moved out of a chat's transaction overlaps the database's only
+        # where statements wait on a server; on SQLite it would add the copy.
+        self._terms_early = db.engine.statements_suspend
 
     def _is_request_fault(self, exc: BaseException) -> bool:
         # A unique violation on (chat, sender, local_id) means another node stored
@@ -201,7 +204,7 @@ class MessageService:
 
     async def send(self, req: SendRequest) -> wire.Message:
         self.check_send(req)
-        if req.text is not None and req.index_text is None:
+        if self._terms_early and req.text is not None and req.index_text is None:
             req = msgspec.structs.replace(req, index_text=search_terms.text_entry(req.text))
         return await self._lanes[req.chat_id % len(self._lanes)].submit(req)
 
