@@ -9,10 +9,11 @@ Nothing else in the tree checks which engine it runs on.
 SQLite statements run on the event-loop thread: measured on this machine
 class, a hop to a thread per query costs several times the query itself. A
 write transaction's statements never yield, and writes are serialised by a
-lock; only its COMMIT (page writes, checkpoints: C code without the GIL) is
-handed to a commit thread, one hop per transaction. Reads use a second
-connection, so they never see a batch before it committed. PostgreSQL uses an
-asyncpg pool.
+lock. Its COMMIT, a WAL append, runs there too, unless it syncs
+(``sqlite_synchronous=full``: then on a commit thread); WAL checkpoints, which
+copy pages into the database file and sync it, run on a thread of their own.
+Reads use a second connection, so they never see a batch before it committed.
+PostgreSQL uses an asyncpg pool.
 """
 
 from __future__ import annotations
