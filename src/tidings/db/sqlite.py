@@ -185,6 +185,10 @@ class SqliteEngine:
         for callback in txn.callbacks:
             callback()
         self._after_commit()
+        # One turn of the loop per write transaction, as when COMMIT went to a
+        # thread: code running many transactions in a row (a job batch, a
+        # sweep) still lets sockets, timers and a stop request in between.
+        await asyncio.sleep(0)
         return result
 
     @staticmethod
