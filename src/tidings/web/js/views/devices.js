@@ -4,8 +4,9 @@
 // returns to the sign-in form.
 import { html, useEffect, useState } from '../html.js';
 import { call } from '../session.js';
-import { navigate, notify } from '../store.js';
+import { notify } from '../store.js';
 import { day, time } from '../format.js';
+import { Page } from './page.js';
 
 function when(unix) {
   return `${day(unix)} ${time(unix)}`;
@@ -71,11 +72,7 @@ export function DevicesPage() {
 
   const others = (devices || []).filter((d) => !d.current).length;
   return html`
-    <section class="page" aria-labelledby="devices-title">
-      <header class="chat-head">
-        <button class="link back" onClick=${() => navigate({ name: 'list' })} aria-label="Back to conversations">←</button>
-        <h2 id="devices-title">Devices</h2>
-      </header>
+    <${Page} id="devices-title" title="Devices">
       <div class="settings">
         <p class="hint">Where you are signed in. Signing a device out closes its connection at once; it has to sign in again.</p>
         ${devices && html`<ul class="devices" aria-label="My devices">
@@ -83,5 +80,5 @@ export function DevicesPage() {
         </ul>`}
         <button class="secondary" disabled=${!others} onClick=${revokeOthers}>Sign out all other devices</button>
       </div>
-    </section>`;
+    </${Page}>`;
 }

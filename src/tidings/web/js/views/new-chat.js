@@ -4,6 +4,7 @@ import { html, useState } from '../html.js';
 import { call } from '../session.js';
 import { loadDialogs } from '../chats.js';
 import { navigate } from '../store.js';
+import { Page } from './page.js';
 
 async function resolveAll(text) {
   const names = text.split(/[\s,]+/).map((n) => n.replace(/^@/, '')).filter(Boolean);
@@ -47,11 +48,7 @@ export function NewChat() {
   }
 
   return html`
-    <section class="page" aria-labelledby="new-title">
-      <header class="chat-head">
-        <button class="link back" onClick=${() => navigate({ name: 'list' })} aria-label="Back to conversations">←</button>
-        <h2 id="new-title">New chat</h2>
-      </header>
+    <${Page} id="new-title" title="New chat">
       ${error && html`<p class="error" role="alert">${error}</p>`}
       <form class="settings" onSubmit=${direct}>
         <fieldset>
@@ -77,5 +74,5 @@ export function NewChat() {
           <button type="submit">${kind === 'channel' ? 'Create channel' : 'Create group'}</button>
         </fieldset>
       </form>
-    </section>`;
+    </${Page}>`;
 }

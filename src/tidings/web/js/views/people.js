@@ -8,6 +8,7 @@ import { changed, navigate, notify, store, useStore } from '../store.js';
 import { loadUsers } from '../users.js';
 import { day, userName } from '../format.js';
 import { Avatar, usePictureUpload } from './avatar.js';
+import { Page } from './page.js';
 
 const PRIVACY = {
   find_me: ['Who can find me by username', ['everyone', 'contacts', 'nobody']],
@@ -222,14 +223,10 @@ export function PeoplePage() {
   useStore();
   useEffect(() => { loadUsers([store.me.user_id]).catch(() => {}); }, []);
   return html`
-    <section class="page" aria-labelledby="people-title">
-      <header class="chat-head">
-        <button class="link back" onClick=${() => navigate({ name: 'list' })} aria-label="Back to conversations">←</button>
-        <h2 id="people-title">People and privacy</h2>
-      </header>
+    <${Page} id="people-title" title="People and privacy">
       <${Profile} />
       <${Contacts} />
       <${Blocked} />
       <${Privacy} />
-    </section>`;
+    </${Page}>`;
 }

@@ -7,6 +7,7 @@ import { store, navigate, notify } from '../store.js';
 import { day, time, userName } from '../format.js';
 import { loadUsers } from '../users.js';
 import { chatTitle } from './chat-list.js';
+import { Page } from './page.js';
 
 // The text with the server's matches ([offset, length] in code points) marked.
 export function Marked({ text, matches }) {
@@ -65,11 +66,7 @@ export function SearchPage() {
 
   const q = query.trim();
   return html`
-    <section class="page" aria-labelledby="search-title">
-      <header class="chat-head">
-        <button class="link back" onClick=${() => navigate({ name: 'list' })} aria-label="Back to conversations">←</button>
-        <h2 id="search-title">Search all chats</h2>
-      </header>
+    <${Page} id="search-title" title="Search all chats">
       <div class="settings">
         <form class="row" role="search" onSubmit=${(e) => { e.preventDefault(); run(q, null); }}>
           <input type="search" aria-label="Search all chats" value=${query} minlength="2"
@@ -87,5 +84,5 @@ export function SearchPage() {
           </section>`)}
         ${cursor && html`<button class="secondary" onClick=${() => run(asked, cursor)}>More results</button>`}
       </div>
-    </section>`;
+    </${Page}>`;
 }
