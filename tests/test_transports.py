@@ -15,10 +15,13 @@ import aiohttp
 import pytest
 from prometheus_client import REGISTRY
 
+from tidings.api.dispatcher import Dispatcher
+from tidings.api.methods import all_methods
 from tidings.app import TidingsServer
 from tidings.client import Client, TidingsClientError
 from tidings.client.links import Link, open_link
 from tidings.codecs import CODECS, JSON
+from tidings.services.container import Services
 from tidings.testing import running_server, test_settings
 from tidings.transport.tcp import frame_bytes
 
@@ -391,3 +394,19 @@ async def test_pipelined_reads_and_writes_on_one_link_are_all_answered(
                                  "params": {"chat_id": chat_id, "limit": 100}})
         sent = [m["text"] for m in final["result"]["messages"] if m["kind"] == "text"]
         assert sent == [f"t{i}" for i in range(3, 61, 3)]
+
+
+READS_ANSWERED_INLINE = {
+    "message.history", "message.get", "message.replies", "message.reply_graph",
+    "message.mentions", "sync.get_state", "sync.get_difference", "sync.get_chat_difference",
+    "chat.list", "chat.get"}
+
+
+async def test_only_reads_run_in_the_read_loop_and_only_on_sqlite(sv: Services) -> None:
+    """SQLite reads never suspend, so those methods skip their task; on
+    PostgreSQL every request waits on the network and gets one."""
+    dispatcher = Dispatcher(sv, all_methods())
+    inline = {name for name in dispatcher.methods if dispatcher.runs_inline(
+        dispatcher.decode(JSON.encode({"id": 1, "method": name})))}
+    assert inline == (READS_ANSWERED_INLINE if sv.db.engine.name == "sqlite" else set())
+    assert not dispatcher.runs_inline(dispatcher.decode(b"{nope"))

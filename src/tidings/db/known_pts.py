@@ -56,8 +56,8 @@ def acquire(path: Path) -> KnownPts:
 
 def release(path: Path) -> None:
     key = path.resolve()
-    known, users = _open.get(key, (KnownPts(), 1))
-    if users <= 1:
-        _open.pop(key, None)
+    known, users = _open[key]
+    if users == 1:
+        del _open[key]
     else:
         _open[key] = (known, users - 1)
